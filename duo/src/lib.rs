@@ -1,0 +1,41 @@
+//! Core of Duo Unix in Rust.
+//!
+//! This crate holds everything the two frontends (`pam_duo` and `login_duo`) share: the
+//! configuration reader, request signing, the HTTPS client with pinned roots, the Duo
+//! authentication flow with its failmode rules, group and GECOS handling, logging and text
+//! sanitising. It never touches PAM and never forks, execs or changes credentials.
+//!
+//! The behaviour follows `SPEC.md` (Duo Unix 2.2.3) with the project's deliberate deviations
+//! listed in its §0a.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod account;
+pub mod attempt;
+pub mod client;
+pub mod config;
+pub mod conv;
+pub mod gecos;
+pub mod groups;
+pub mod http;
+pub mod ini;
+pub mod log;
+pub mod login;
+pub mod netaddr;
+pub mod outcome;
+pub mod pattern;
+pub mod proxy;
+pub mod sanitize;
+pub mod sign;
+pub mod timefmt;
+pub mod tls;
+
+/// Version reported in `-v` and the User-Agent.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Default configuration directory.
+pub const CONF_DIR: &str = "/etc/duo";
+
+/// Build host triple used in the User-Agent, in autoconf spelling.
+pub const HOST_TRIPLE: &str = "x86_64-pc-linux-gnu";

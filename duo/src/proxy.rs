@@ -1,0 +1,1 @@
+//! The `http_proxy` option and the CONNECT tunnel (SPEC §2.4). Never read from the environment.

@@ -1,0 +1,2 @@
+//! A mock Duo Auth API service for tests and the demo.
+fn main() {}
