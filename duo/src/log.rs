@@ -73,7 +73,12 @@ pub fn log(priority: Priority, msg: &str) {
 
 /// Assemble an outcome line: `msg[ for 'user'][ from addr][: err]` (SPEC §9). An address that
 /// is present but empty still adds ` from `.
-pub fn outcome_line(msg: &str, user: Option<&str>, addr: Option<&str>, err: Option<&str>) -> String {
+pub fn outcome_line(
+    msg: &str,
+    user: Option<&str>,
+    addr: Option<&str>,
+    err: Option<&str>,
+) -> String {
     let mut s = String::from(msg);
     if let Some(u) = user {
         s.push_str(" for '");
@@ -100,7 +105,12 @@ mod tests {
     #[test]
     fn outcome_lines() {
         assert_eq!(
-            outcome_line("Successful Duo login", Some("al ice+x"), Some("203.0.113.9"), None),
+            outcome_line(
+                "Successful Duo login",
+                Some("al ice+x"),
+                Some("203.0.113.9"),
+                None
+            ),
             "Successful Duo login for 'al ice+x' from 203.0.113.9"
         );
         assert_eq!(

@@ -3,9 +3,12 @@
 
 use zeroize::Zeroizing;
 
+use crate::attempt::{attempt, Context, Input};
 use crate::client::Client;
 use crate::config::Config;
 use crate::conv::Conversation;
+use crate::log::{log, outcome_line, Priority};
+use crate::outcome::Class;
 
 /// Mode flags of an attempt (SPEC §5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,12 +65,83 @@ pub enum Verdict {
 impl Verdict {
     /// Whether the login may proceed.
     pub fn allows(self) -> bool {
-        matches!(self, Verdict::Success | Verdict::Skipped | Verdict::FailSafe)
+        matches!(
+            self,
+            Verdict::Success | Verdict::Skipped | Verdict::FailSafe
+        )
     }
 }
 
 /// Run up to `req.prompts` attempts and return the verdict, logging each outcome.
-pub fn run(cfg: &Config, client: &mut Client, req: Request<'_>, ui: &mut dyn Conversation) -> Verdict {
-    let _ = (cfg, client, req, ui);
-    todo!("login::run")
+pub fn run(
+    cfg: &Config,
+    client: &mut Client,
+    req: Request<'_>,
+    ui: &mut dyn Conversation,
+) -> Verdict {
+    let ctx = Context {
+        cfg,
+        hostname: crate::netaddr::fqdn(),
+        local_ip: crate::netaddr::local_ip(),
+    };
+    let command = req.command.filter(|_| cfg.pushinfo);
+    let mut flags = req.flags;
+    let mut env_factor = req.env_factor;
+    let line =
+        |msg: &str, user: &str, err: &str| outcome_line(msg, Some(user), req.addr, Some(err));
+    for n in 0..req.prompts.clamp(1, 3) {
+        let input = Input {
+            duo_user: req.duo_user,
+            addr: req.addr,
+            command,
+            flags,
+        };
+        let o = attempt(client, &ctx, &input, &mut env_factor, ui);
+        let user = req.duo_user;
+        match o.class {
+            Class::Fail => {
+                log(
+                    Priority::Warning,
+                    &line("Failed Duo login", req.fail_user, &o.text),
+                );
+                if !flags.sync {
+                    ui.status("");
+                }
+                if req.autopush_fallback && n == 0 {
+                    flags = Flags::default();
+                }
+            }
+            Class::Ok if o.text.is_empty() => {
+                log(Priority::Info, &line("Successful Duo login", user, ""));
+                return Verdict::Success;
+            }
+            Class::Ok => {
+                log(Priority::Warning, &line("Skipped Duo login", user, &o.text));
+                return Verdict::Skipped;
+            }
+            Class::Abort => {
+                log(Priority::Warning, &line("Aborted Duo login", user, &o.text));
+                return Verdict::Aborted;
+            }
+            Class::FailSafeAllow => {
+                log(
+                    Priority::Warning,
+                    &line("Failsafe Duo login", user, &o.text),
+                );
+                return Verdict::FailSafe;
+            }
+            Class::FailSecureDeny => {
+                log(
+                    Priority::Warning,
+                    &line("Failsecure Duo login", user, &o.text),
+                );
+                return Verdict::FailSecure;
+            }
+            _ => {
+                log(Priority::Err, &line("Error in Duo login", user, &o.text));
+                return Verdict::Error;
+            }
+        }
+    }
+    Verdict::MaxTries
 }

@@ -1,2 +1,249 @@
 //! `login_duo`: Duo two-factor authentication for SSH logins (SPEC §7, §10).
-fn main() {}
+//!
+//! Installed setuid root, it forks: the child drops to the privsep user and asks Duo; the
+//! parent drops to the calling user and runs the shell or command only when the child approves.
+//! Run by root or not setuid, it does both in one process.
+
+mod args;
+mod exec;
+mod privsep;
+mod terminal;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use duo::client::Client;
+use duo::config::{self, Config, Frontend};
+use duo::conv::{Conversation, Silent};
+use duo::log::{log, outcome_line, Priority};
+use duo::login::{self, Flags, Request, Verdict};
+use zeroize::Zeroizing;
+
+use args::Args;
+
+/// Default configuration file.
+const DEFAULT_CONF: &str = "/etc/duo/login_duo.conf";
+
+/// Message of the day, printed after an interactive approval when `motd` is on.
+const MOTD: &str = "/etc/motd";
+
+/// Longest part of `SSH_CONNECTION` looked at, in bytes.
+const MAX_SSH_CONNECTION: usize = 63;
+
+/// Print `msg` on stderr and exit with status 1.
+pub fn die(msg: &str) -> ! {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+    let _ = err.flush();
+    std::process::exit(1);
+}
+
+fn main() {
+    log(Priority::Info, "starting Duo Unix: Login Duo");
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv.first().map(String::as_str).unwrap_or("login_duo");
+    let a = match args::parse(prog, argv.get(1..).unwrap_or(&[])) {
+        Ok(a) => a,
+        Err(e) => die(&format!("{e}\n{}", args::USAGE)),
+    };
+    if a.version {
+        die(&format!("login_duo {}", duo::VERSION));
+    }
+    duo::log::set_debug(a.debug);
+    let command = if a.command.is_empty() {
+        std::env::var(exec::ORIGINAL_COMMAND).ok()
+    } else {
+        Some(a.command.join(" "))
+    };
+
+    let approved = if privsep::is_setuid() {
+        if a.config.is_some() || a.duo_user.is_some() {
+            die("Only root may specify -c or -f");
+        }
+        privsep::run_separated(|| do_auth(&a, command.as_deref()))
+    } else {
+        do_auth(&a, command.as_deref()) == 0
+    };
+    if !approved {
+        std::process::exit(1);
+    }
+    exec::exec_shell(command.as_deref());
+}
+
+/// Report a configuration problem: on stderr for the user and in the log for the admin.
+fn config_error(msg: &str) {
+    if !duo::log::debug() {
+        eprintln!("{msg}");
+    }
+    log(Priority::Err, msg);
+}
+
+/// The auth side (SPEC §7.3). Returns the exit status: 0 approves.
+fn do_auth(a: &Args, command: Option<&str>) -> i32 {
+    let (uid, _) = privsep::real_ids();
+    let Some(account) = duo::account::by_uid(uid) else {
+        die("Who are you?");
+    };
+    let path = PathBuf::from(a.config.as_deref().unwrap_or(DEFAULT_CONF));
+    log(
+        Priority::Info,
+        &format!("Loading config file {}", path.display()),
+    );
+    let mut diag = |p: Priority, m: &str| log(p, m);
+    let cfg = match config::load(&path, Frontend::Login, &mut diag) {
+        Ok(c) => c,
+        Err(e) => {
+            if let config::ConfigError::Parse { detail, .. } = &e {
+                config_error(detail);
+            }
+            config_error(&e.message(&path, &account.name));
+            return 1;
+        }
+    };
+    if duo::groups::all_negated(&cfg.groups) {
+        log(Priority::Warning, duo::groups::ALL_NEGATED_WARNING);
+    }
+    let headless =
+        std::env::var_os(exec::ORIGINAL_COMMAND).is_some() || !std::io::stdin().is_terminal();
+
+    if !cfg.groups.is_empty() {
+        match duo::account::group_names(&account) {
+            Err(e) => {
+                log(
+                    Priority::Err,
+                    &format!(
+                        "Couldn't get groups for '{}': {}",
+                        account.name,
+                        config::strerror(&e)
+                    ),
+                );
+                return 1;
+            }
+            Ok(names) if !duo::groups::matches(&cfg.groups, &names) => {
+                let user = a.duo_user.as_deref().unwrap_or(&account.name);
+                log(
+                    Priority::Info,
+                    &format!("User {user} bypassed Duo 2FA due to user's UNIX group"),
+                );
+                if cfg.motd && !headless {
+                    print_motd();
+                }
+                return 0;
+            }
+            Ok(_) => {}
+        }
+    }
+
+    let duo_user = match &a.duo_user {
+        Some(u) => u.clone(),
+        None => duo::gecos::duo_username(&cfg, &account),
+    };
+    let addr = client_address(a, &cfg);
+
+    let mut client = match Client::open(&cfg, "login_duo") {
+        Ok(c) => c,
+        Err(why) => {
+            log(Priority::Debug, &why);
+            log(
+                Priority::Err,
+                &outcome_line(
+                    "Couldn't open Duo API handle",
+                    Some(&account.name),
+                    addr.as_deref(),
+                    None,
+                ),
+            );
+            return 1;
+        }
+    };
+
+    let env_factor = if cfg.accept_env_factor {
+        take_env_passcode()
+    } else {
+        None
+    };
+    let mut flags = Flags {
+        env: cfg.accept_env_factor,
+        verified_push: cfg.verified_push,
+        ..Flags::default()
+    };
+    let mut prompts = cfg.prompts;
+    let mut silent = Silent;
+    let mut term = terminal::Terminal;
+    let ui: &mut dyn Conversation = if headless {
+        flags.sync = true;
+        flags.auto = true;
+        prompts = 1;
+        &mut silent
+    } else {
+        if cfg.autopush {
+            flags.sync = true;
+            flags.auto = true;
+        }
+        &mut term
+    };
+    let verdict = login::run(
+        &cfg,
+        &mut client,
+        Request {
+            duo_user: &duo_user,
+            fail_user: &duo_user,
+            addr: addr.as_deref(),
+            command,
+            flags,
+            prompts,
+            autopush_fallback: cfg.autopush && !headless,
+            env_factor,
+        },
+        ui,
+    );
+    if matches!(verdict, Verdict::Success | Verdict::Skipped) && cfg.motd && !headless {
+        print_motd();
+    }
+    if verdict.allows() {
+        0
+    } else {
+        1
+    }
+}
+
+/// The client address (SPEC §7.3 step 8): the first token of `SSH_CONNECTION`, else `-h`,
+/// else none (local sessions send no address).
+fn client_address(a: &Args, cfg: &Config) -> Option<String> {
+    let raw = match std::env::var_os("SSH_CONNECTION") {
+        Some(v) => {
+            let bytes = v.as_encoded_bytes();
+            let cut = &bytes[..bytes.len().min(MAX_SSH_CONNECTION)];
+            let text = String::from_utf8_lossy(cut);
+            Some(text.split(' ').next().unwrap_or("").to_string())
+        }
+        None => a.host.clone(),
+    };
+    raw.and_then(|r| duo::netaddr::client_address(Some(&r), cfg.fallback_local_ip))
+}
+
+/// Read `DUO_PASSCODE`, wipe its bytes in the environment block and remove it.
+fn take_env_passcode() -> Option<Zeroizing<String>> {
+    let value = Zeroizing::new(std::env::var("DUO_PASSCODE").ok()?);
+    // SAFETY: getenv returns a pointer into the environment block or NULL; when non-NULL, the
+    // string is NUL-terminated and writable (it belongs to this process). Nothing else runs
+    // concurrently here: login_duo is single-threaded at this point.
+    unsafe {
+        let p = libc::getenv(c"DUO_PASSCODE".as_ptr());
+        if !p.is_null() {
+            let len = libc::strlen(p);
+            std::ptr::write_bytes(p, 0, len);
+        }
+        std::env::remove_var("DUO_PASSCODE");
+    }
+    Some(value)
+}
+
+/// Copy `/etc/motd` to stdout if it can be read.
+fn print_motd() {
+    if let Ok(text) = std::fs::read(MOTD) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&text);
+        let _ = out.flush();
+    }
+}

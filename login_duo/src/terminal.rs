@@ -1,0 +1,58 @@
+//! The terminal conversation: the menu on stdout, answers from stdin (SPEC §7.3 step 10).
+
+use std::io::Write;
+
+use duo::conv::Conversation;
+use zeroize::Zeroizing;
+
+/// Longest answer read, in bytes.
+const MAX_ANSWER: usize = 255;
+
+/// Talks to the user on stdin/stdout.
+pub struct Terminal;
+
+impl Conversation for Terminal {
+    fn prompt(&mut self, text: &str) -> Option<Zeroizing<String>> {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        read_line()
+    }
+
+    fn status(&mut self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+/// Read one line from fd 0 a byte at a time, so nothing meant for the program run after the
+/// login is swallowed by a buffer. `None` at end of input or on error. Bytes past
+/// [`MAX_ANSWER`] are read and dropped.
+fn read_line() -> Option<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(64));
+    loop {
+        let mut byte = 0u8;
+        // SAFETY: reads at most one byte into a valid, writable local.
+        let n = unsafe { libc::read(0, (&raw mut byte).cast(), 1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        if n == 0 {
+            if buf.is_empty() {
+                return None;
+            }
+            break;
+        }
+        if buf.len() < MAX_ANSWER {
+            buf.push(byte);
+        }
+        if byte == b'\n' {
+            break;
+        }
+    }
+    Some(Zeroizing::new(String::from_utf8_lossy(&buf).into_owned()))
+}
