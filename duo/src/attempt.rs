@@ -93,12 +93,6 @@ pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Outcome> {
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Outcome> {
-    if body.is_empty() {
-        return Err(Outcome::new(
-            Class::ServerError,
-            "No response body from server",
-        ));
-    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(Outcome::new(
@@ -125,6 +119,12 @@ fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String,
 
 /// Read the server time from a ping reply (SPEC §1.6); the envelope `stat` is not checked.
 fn ping_time(body: &[u8]) -> Result<i64, Outcome> {
+    if body.is_empty() {
+        return Err(Outcome::new(
+            Class::ServerError,
+            "No response body from server",
+        ));
+    }
     let top = parse_object(body)?;
     let response = get_obj(&top, "response")?;
     match response.get("time").and_then(Value::as_f64) {
@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn envelope_errors_follow_the_spec() {
         let cases: &[(&[u8], Class, &str)] = &[
-            (b"", Class::ServerError, "No response body from server"),
+            (b"", Class::ServerError, "invalid JSON response"),
             (b"<html>", Class::ServerError, "invalid JSON response"),
             (b"[1]", Class::ServerError, "No JSON object in response"),
             (b"{}", Class::ServerError, "JSON missing valid 'stat'"),
