@@ -3,11 +3,28 @@
 /// Replace every C0 control except TAB and LF, DEL, and every C1 control (U+0080–U+009F) with
 /// `?`. Other characters, including all valid UTF-8, pass unchanged.
 pub fn sanitize(s: &str) -> String {
-    let _ = s;
-    todo!("sanitize")
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' => c,
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => '?',
+            _ => c,
+        })
+        .collect()
 }
 
 /// As [`sanitize`], for raw bytes that may not be UTF-8: invalid sequences become U+FFFD first.
 pub fn sanitize_bytes(b: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn controls_become_question_marks() {
+        assert_eq!(sanitize("\u{1b}]0;PWNED\u{7}"), "?]0;PWNED?");
+        assert_eq!(sanitize("a\u{9b}b\u{7f}"), "a?b?");
+        assert_eq!(sanitize("héllo\twörld\n"), "héllo\twörld\n");
+    }
 }

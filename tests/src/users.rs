@@ -27,17 +27,33 @@ impl TempUser {
             .status()
             .expect("run useradd");
         assert!(st.success(), "useradd {name} failed");
-        let out = Command::new("id").args(["-u", &name]).output().expect("id -u");
-        let uid = String::from_utf8_lossy(&out.stdout).trim().parse().expect("uid");
-        let out = Command::new("id").args(["-g", &name]).output().expect("id -g");
-        let gid = String::from_utf8_lossy(&out.stdout).trim().parse().expect("gid");
+        let out = Command::new("id")
+            .args(["-u", &name])
+            .output()
+            .expect("id -u");
+        let uid = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("uid");
+        let out = Command::new("id")
+            .args(["-g", &name])
+            .output()
+            .expect("id -g");
+        let gid = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("gid");
         TempUser { name, uid, gid }
     }
 }
 
 impl Drop for TempUser {
     fn drop(&mut self) {
-        let _ = Command::new("pkill").args(["-KILL", "-u", &self.name]).status();
-        let _ = Command::new("userdel").args(["-r", "-f", &self.name]).output();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.name])
+            .status();
+        let _ = Command::new("userdel")
+            .args(["-r", "-f", &self.name])
+            .output();
     }
 }
