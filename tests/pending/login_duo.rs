@@ -1,0 +1,524 @@
+//! `login_duo` run as a real process against the mock Duo service.
+//!
+//! These tests run as root: root may use `-c` and `-f`, so most of them run login_duo in its
+//! single-process mode with a private config and pick the mock scenario through `-f`. The
+//! setuid test installs a root-owned 4755 copy and runs it as an unprivileged user.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use duo_tests::pty::PtyChild;
+use duo_tests::Mock;
+use serde_json::Value;
+
+const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+
+/// A built binary of the workspace (`make check` builds them before the tests).
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (make check does)",
+        p.display()
+    );
+    p
+}
+
+fn mock() -> Mock {
+    Mock::start(&[])
+}
+
+/// Write a 0600 config in the mock's directory.
+fn conf(mock: &Mock, name: &str, extra: &str) -> PathBuf {
+    let body = format!(
+        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n{extra}\n",
+        mock.port,
+        mock.ca.display()
+    );
+    write_conf(&mock.dir.join(name), &body)
+}
+
+fn write_conf(path: &Path, body: &str) -> PathBuf {
+    std::fs::write(path, body).expect("write config");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path.to_path_buf()
+}
+
+/// Run a command with no terminal (headless login_duo), killing it after `limit`.
+fn run_with_limit(mut cmd: Command, limit: Duration) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let s = child.wait().expect("wait");
+            panic!("process ran longer than {limit:?} and was killed ({s})");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = start.elapsed();
+    let stdout = t_out.join().unwrap_or_default();
+    let stderr = t_err.join().unwrap_or_default();
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        elapsed,
+    )
+}
+
+/// login_duo -d -c <conf> -f <user> -- echo <marker>, headless, with a clean environment.
+fn login(conf: &Path, user: &str, marker: &str, env: &[(&str, &str)]) -> (Output, Duration) {
+    let mut cmd = Command::new(bin("login_duo"));
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["-d", "-c"])
+        .arg(conf)
+        .args(["-f", user, "--", "echo", marker]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_with_limit(cmd, Duration::from_secs(60))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn requests_for<'a>(reqs: &'a [Value], path: &str, user: &str) -> Vec<&'a Value> {
+    reqs.iter()
+        .filter(|r| r["path"] == path && r["params"]["username"] == user)
+        .collect()
+}
+
+struct Row {
+    user: &'static str,
+    /// Allowed with failmode safe / secure.
+    allowed: (bool, bool),
+    /// Expected log line with failmode safe / secure.
+    log: (&'static str, &'static str),
+}
+
+/// Every row of the SPEC §8 table that the mock can produce, with both failmodes.
+#[test]
+fn failmode_matrix() {
+    let m = mock();
+    let rows = [
+        Row { user: "alice", allowed: (true, true), log: ("[6] Successful Duo login for 'alice'", "[6] Successful Duo login for 'alice'") },
+        Row { user: "preauth-allow", allowed: (true, true), log: ("[4] Skipped Duo login for 'preauth-allow' from 203.0.113.9: preauth-allowed", "[4] Skipped Duo login for 'preauth-allow' from 203.0.113.9: preauth-allowed") },
+        Row { user: "preauth-deny", allowed: (false, false), log: ("[4] Aborted Duo login for 'preauth-deny' from 203.0.113.9: preauth-denied", "[4] Aborted Duo login for 'preauth-deny' from 203.0.113.9: preauth-denied") },
+        Row { user: "enroll", allowed: (false, false), log: ("[4] Aborted Duo login for 'enroll' from 203.0.113.9: User enrollment required", "[4] Aborted Duo login for 'enroll' from 203.0.113.9: User enrollment required") },
+        Row { user: "preauth-fail", allowed: (false, false), log: ("[4] Failed Duo login for 'preauth-fail' from 203.0.113.9: 1000: Pre-authentication failed", "[4] Failed Duo login for 'preauth-fail' from 203.0.113.9: 1000: Pre-authentication failed") },
+        Row { user: "401", allowed: (true, false), log: ("[4] Failsafe Duo login for '401' from 203.0.113.9: Invalid ikey or skey", "[4] Failsecure Duo login for '401' from 203.0.113.9: Invalid ikey or skey") },
+        Row { user: "500", allowed: (true, false), log: ("[4] Failsafe Duo login for '500' from 203.0.113.9: HTTP 500", "[4] Failsecure Duo login for '500' from 203.0.113.9: HTTP 500") },
+        Row { user: "503", allowed: (true, false), log: ("[4] Failsafe Duo login for '503' from 203.0.113.9: HTTP 503", "[4] Failsecure Duo login for '503' from 203.0.113.9: HTTP 503") },
+        Row { user: "400", allowed: (false, false), log: ("[4] Aborted Duo login for '400' from 203.0.113.9: HTTP 400", "[4] Aborted Duo login for '400' from 203.0.113.9: HTTP 400") },
+        Row { user: "403", allowed: (false, false), log: ("[4] Aborted Duo login for '403' from 203.0.113.9: HTTP 403", "[4] Aborted Duo login for '403' from 203.0.113.9: HTTP 403") },
+        Row { user: "bad-json", allowed: (true, false), log: ("[4] Failsafe Duo login for 'bad-json' from 203.0.113.9: invalid JSON response", "[4] Failsecure Duo login for 'bad-json' from 203.0.113.9: invalid JSON response") },
+        Row { user: "preauth-ok-missing_response", allowed: (true, false), log: ("Failsafe Duo login for 'preauth-ok-missing_response' from 203.0.113.9: JSON missing valid 'response'", "Failsecure Duo login for 'preauth-ok-missing_response' from 203.0.113.9: JSON missing valid 'response'") },
+        Row { user: "preauth-fail-missing_response", allowed: (true, false), log: ("Failsafe Duo login for 'preauth-fail-missing_response' from 203.0.113.9: JSON missing valid 'code'", "Failsecure Duo login for 'preauth-fail-missing_response' from 203.0.113.9: JSON missing valid 'code'") },
+        Row { user: "preauth-bad-stat", allowed: (true, false), log: ("[4] Failsafe Duo login for 'preauth-bad-stat' from 203.0.113.9\n", "[4] Failsecure Duo login for 'preauth-bad-stat' from 203.0.113.9\n") },
+        Row { user: "preauth-allow-bad_response", allowed: (true, false), log: ("Failsafe Duo login for 'preauth-allow-bad_response' from 203.0.113.9: JSON missing valid 'status_msg'", "Failsecure Duo login for 'preauth-allow-bad_response' from 203.0.113.9: JSON missing valid 'status_msg'") },
+        Row { user: "auth-500", allowed: (false, false), log: ("[3] Error in Duo login for 'auth-500' from 203.0.113.9: HTTP 500", "[3] Error in Duo login for 'auth-500' from 203.0.113.9: HTTP 500") },
+    ];
+    let env = [("SSH_CONNECTION", "203.0.113.9 50000 127.0.0.1 22")];
+    for (mode, idx) in [("safe", 0), ("secure", 1)] {
+        let c = conf(&m, &format!("matrix-{mode}.conf"), &format!("failmode = {mode}\npushinfo = yes"));
+        for row in &rows {
+            let marker = format!("RAN-{}-{mode}", row.user);
+            let (out, _) = login(&c, row.user, &marker, &env);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            let allowed = if idx == 0 { row.allowed.0 } else { row.allowed.1 };
+            let line = if idx == 0 { row.log.0 } else { row.log.1 };
+            let ctx = format!("user {} failmode {mode}\nstdout: {stdout}\nstderr: {stderr}", row.user);
+            assert_eq!(out.status.success(), allowed, "exit status, {ctx}");
+            assert_eq!(stdout.contains(&marker), allowed, "command run, {ctx}");
+            assert!(stderr.contains(line), "log line {line:?} missing, {ctx}");
+        }
+    }
+    // What the mock received: failmode, hostname, ipaddr on preauth; pushinfo and async on auth.
+    let reqs = m.requests();
+    for (user, wanted) in [("alice", "open"), ("preauth-deny", "closed")] {
+        let pre = requests_for(&reqs, "/auth/v2/preauth", user);
+        assert!(pre.iter().any(|r| r["params"]["failmode"] == wanted), "failmode={wanted} for {user}");
+        for r in &pre {
+            assert_eq!(r["params"]["ipaddr"], "203.0.113.9");
+            assert_eq!(r["params"]["text_prompt"], "1");
+            assert!(r["params"]["hostname"].as_str().is_some_and(|h| !h.is_empty()));
+            assert_eq!(r["sig_ok"], true);
+        }
+    }
+    let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
+    assert_eq!(auth.len(), 2, "one /auth per failmode run for alice");
+    for r in auth {
+        assert_eq!(r["params"]["async"], "0", "headless login_duo is synchronous");
+        assert_eq!(r["params"]["factor"], "prompt");
+        assert_eq!(r["params"]["prompt"], "push1", "autopush uses the default factor");
+        let pushinfo = r["params"]["pushinfo"].as_str().unwrap_or("");
+        assert!(pushinfo.starts_with("Server+IP="), "pushinfo {pushinfo:?}");
+        assert!(pushinfo.contains("&Command=echo%20RAN-alice-"), "pushinfo {pushinfo:?}");
+    }
+    assert!(reqs.iter().all(|r| r["sig_ok"] == true), "every request was signed correctly");
+}
+
+#[test]
+fn refused_port_is_a_failmode_verdict() {
+    let dir = duo_tests::temp_dir("refused");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    for (mode, ok, word) in [("safe", true, "Failsafe"), ("secure", false, "Failsecure")] {
+        let c = write_conf(
+            &dir.join(format!("{mode}.conf")),
+            &format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\n"),
+        );
+        let (out, _) = login(&c, "alice", "RAN-refused", &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{stderr}");
+        assert_eq!(text(&out.stdout).contains("RAN-refused"), ok);
+        let want = format!("[4] {word} Duo login for 'alice': Couldn't connect to 127.0.0.1:{port}: ");
+        assert!(stderr.contains(&want), "want {want:?} in {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// §0a D4: a server that accepts and never answers gives the verdict within https_timeout + 2 s.
+#[test]
+fn silent_server_is_bounded_by_https_timeout() {
+    let dir = duo_tests::temp_dir("silent");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = std::thread::spawn(move || {
+        // Accept connections and hold them open without a byte, until the test ends.
+        let mut conns = Vec::new();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if let Ok((s, _)) = listener.accept() {
+                conns.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    for (mode, ok) in [("safe", true), ("secure", false)] {
+        let c = write_conf(
+            &dir.join(format!("{mode}.conf")),
+            &format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\nhttps_timeout=2\n"),
+        );
+        let (out, elapsed) = login(&c, "alice", "RAN-silent", &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{stderr}");
+        assert!(stderr.contains("Duo login for 'alice': Couldn't connect to 127.0.0.1:"), "{stderr}");
+        assert!(elapsed < Duration::from_secs(4), "verdict took {elapsed:?}, bound is 2 s + 2 s");
+    }
+    drop(held);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// §0a D1: every config problem denies, even with failmode = safe.
+#[test]
+fn config_problems_deny_even_when_failsafe() {
+    let m = mock();
+    let base = format!(
+        "[duo]\nfailmode = safe\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n",
+        m.port,
+        m.ca.display()
+    );
+    let cases: Vec<(&str, String, u32, &str)> = vec![
+        ("unknown-key.conf", format!("{base}bogus = 1\n"), 0o600, "Invalid login_duo option: 'bogus'"),
+        ("bad-failmode.conf", base.replace("failmode = safe", "failmode = maybe"), 0o600, "Invalid failmode: 'maybe'"),
+        ("missing-skey.conf", base.replace(&format!("skey = {SKEY}\n"), ""), 0o600, "Missing host, ikey, or skey in"),
+        ("both-push.conf", format!("{base}autopush = yes\nverified_push = yes\n"), 0o600, "autopush and verified_push cannot both be enabled in"),
+        ("empty-cafile.conf", format!("{base}cafile =\n"), 0o600, "Parse error in"),
+        ("empty-proxy.conf", format!("{base}http_proxy =\n"), 0o600, "Parse error in"),
+        ("world-readable.conf", base.clone(), 0o644, "must be readable only by user 'root'"),
+        ("group-readable.conf", base.clone(), 0o640, "must be readable only by user 'root'"),
+        ("no-section-line.conf", format!("{base}[duo\n"), 0o600, "Parse error in"),
+    ];
+    for (name, body, mode, want) in cases {
+        let p = m.dir.join(name);
+        std::fs::write(&p, body).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let (out, _) = login(&p, "alice", "RAN-config", &[]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{name} must deny: {stderr}");
+        assert!(!text(&out.stdout).contains("RAN-config"), "{name} ran the command");
+        assert!(stderr.contains(want), "{name}: want {want:?} in {stderr}");
+    }
+    let missing = m.dir.join("does-not-exist.conf");
+    let (out, _) = login(&missing, "alice", "RAN-config", &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("No such file or directory"), "{}", text(&out.stderr));
+    // A correct config after all that still works, so the denials above were the config's doing.
+    let good = write_conf(&m.dir.join("good.conf"), &base);
+    let (out, _) = login(&good, "alice", "RAN-good", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// DUO-PSA-2017-002: proxy settings in the environment change nothing.
+#[test]
+fn proxy_environment_is_ignored() {
+    let m = mock();
+    let c = conf(&m, "env.conf", "failmode = safe");
+    let env = [
+        ("http_proxy", "http://127.0.0.1:1"),
+        ("https_proxy", "http://127.0.0.1:1"),
+        ("HTTPS_PROXY", "http://127.0.0.1:1"),
+        ("ALL_PROXY", "http://127.0.0.1:1"),
+        ("SSL_CERT_FILE", "/nonexistent"),
+    ];
+    let (out, _) = login(&c, "preauth-deny", "RAN-env", &env);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("[4] Aborted Duo login for 'preauth-deny': preauth-denied"), "{stderr}");
+    assert!(!stderr.contains("Failsafe"), "{stderr}");
+}
+
+#[test]
+fn version_and_usage() {
+    let (out, _) = run_with_limit(
+        {
+            let mut c = Command::new(bin("login_duo"));
+            c.arg("-v");
+            c
+        },
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).trim(), format!("login_duo {}", env!("CARGO_PKG_VERSION")));
+    let (out, _) = run_with_limit(
+        {
+            let mut c = Command::new(bin("login_duo"));
+            c.args(["ls", "-l"]);
+            c
+        },
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("invalid option -- 'l'"), "{err}");
+    assert!(err.contains("Usage: login_duo [-v] [-c config] [-d] [-f duouser] [-h host] [prog [args...]]"));
+}
+
+/// Start login_duo on a pseudo-terminal: `-d -c conf -f user -- sh -c 'echo marker'`.
+fn interactive(conf: &Path, user: &str, command: &str, env: &[(&str, &str)]) -> PtyChild {
+    let mut cmd = Command::new(bin("login_duo"));
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["-d", "-c"])
+        .arg(conf)
+        .args(["-f", user, "--", command]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    PtyChild::spawn(cmd).expect("spawn on a pty")
+}
+
+const T: Duration = Duration::from_secs(15);
+const MENU_END: &str = "Passcode or option (1-4): ";
+
+#[test]
+fn menu_push_approval() {
+    let m = mock();
+    let c = conf(&m, "menu.conf", "");
+    let mut p = interactive(&c, "alice", "echo RAN-menu-push", &[]);
+    p.expect(MENU_END, T).unwrap();
+    p.send("1\n");
+    p.expect("Success. Logging you in...", T).unwrap();
+    p.expect("RAN-menu-push", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+    let reqs = m.requests();
+    let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
+    assert_eq!(auth.len(), 1);
+    assert_eq!(auth[0]["params"]["async"], "1", "interactive login_duo polls asynchronously");
+    assert_eq!(auth[0]["params"]["prompt"], "push1", "menu key 1 maps to its factor");
+    assert!(reqs.iter().any(|r| r["path"] == "/auth/v2/auth_status"), "status was polled");
+}
+
+#[test]
+fn wrong_then_right_passcode() {
+    let m = mock();
+    let c = conf(&m, "passcode.conf", "");
+    let mut p = interactive(&c, "alice", "echo RAN-passcode", &[]);
+    p.expect(MENU_END, T).unwrap();
+    p.send("999999\n");
+    p.expect("Invalid passcode, please try again.", T).unwrap();
+    p.expect("[4] Failed Duo login for 'alice'", T).unwrap();
+    p.expect(MENU_END, T).unwrap();
+    p.send("123456\n");
+    p.expect("RAN-passcode", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+}
+
+#[test]
+fn prompts_exhausted_denies() {
+    let m = mock();
+    let c = conf(&m, "exhaust.conf", "prompts = 2");
+    let mut p = interactive(&c, "alice", "echo RAN-exhaust", &[]);
+    for _ in 0..2 {
+        p.expect(MENU_END, T).unwrap();
+        p.send("000000\n");
+        p.expect("[4] Failed Duo login for 'alice'", T).unwrap();
+    }
+    let status = p.finish(T).expect("exits");
+    assert_eq!(status.code(), Some(1), "{}", p.transcript);
+    assert!(!p.transcript.contains("RAN-exhaust"));
+    assert_eq!(p.transcript.matches(MENU_END).count(), 2, "prompts = 2 means two menus");
+}
+
+#[test]
+fn ssh_original_command_is_headless() {
+    let m = mock();
+    let c = conf(&m, "headless.conf", "");
+    let mut cmd = Command::new(bin("login_duo"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("SSH_ORIGINAL_COMMAND", "echo RAN-headless")
+        .args(["-d", "-c"])
+        .arg(&c)
+        .args(["-f", "alice"]);
+    let mut p = PtyChild::spawn(cmd).expect("spawn");
+    p.expect("RAN-headless", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()));
+    assert!(!p.transcript.contains(MENU_END), "headless never shows the menu");
+    let reqs = m.requests();
+    let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
+    assert_eq!(auth[0]["params"]["async"], "0");
+    assert_eq!(auth[0]["params"]["prompt"], "push1");
+}
+
+#[test]
+fn autopush_falls_back_to_the_menu() {
+    let m = mock();
+    let c = conf(&m, "autopush.conf", "autopush = yes");
+    let mut p = interactive(&c, "pushdeny", "echo RAN-autopush", &[]);
+    p.expect("Autopushing login request to phone...", T).unwrap();
+    p.expect("[4] Failed Duo login for 'pushdeny'", T).unwrap();
+    p.expect(MENU_END, T).unwrap();
+    p.send("123456\n");
+    p.expect("RAN-autopush", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+}
+
+#[test]
+fn duo_passcode_from_environment_is_used_and_removed() {
+    let m = mock();
+    let c = conf(&m, "env-factor.conf", "accept_env_factor = yes");
+    let mut p = interactive(
+        &c,
+        "alice",
+        "echo RAN-${DUO_PASSCODE:-UNSET}",
+        &[("DUO_PASSCODE", "123456")],
+    );
+    p.expect("Reading $DUO_PASSCODE...", T).unwrap();
+    p.expect("RAN-UNSET", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+    assert!(!p.transcript.contains(MENU_END));
+    let reqs = m.requests();
+    assert_eq!(requests_for(&reqs, "/auth/v2/auth", "alice")[0]["params"]["prompt"], "123456");
+}
+
+#[test]
+fn verified_push_forwards_the_txid() {
+    let m = mock();
+    let c = conf(&m, "verified.conf", "verified_push = yes");
+    let mut p = interactive(&c, "alice", "echo RAN-verified", &[]);
+    p.expect(MENU_END, T).unwrap();
+    p.send("1\n");
+    p.expect("verification code 708", T).unwrap();
+    p.expect("RAN-verified", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+    let reqs = m.requests();
+    let pre = requests_for(&reqs, "/auth/v2/preauth", "alice");
+    assert_eq!(pre[0]["params"]["client_supports_verified_push"], "1");
+    let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
+    let txid = auth[0]["params"]["txid"].as_str().unwrap_or("");
+    assert!(!txid.is_empty(), "txid forwarded to /auth");
+    assert_eq!(auth[0]["params"]["prompt"], "verified_push1");
+}
+
+/// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one.
+#[test]
+fn motd_only_for_interactive_sessions() {
+    let motd = Path::new("/etc/motd");
+    let saved = std::fs::read(motd).ok();
+    let marker = "DUO-TEST-MOTD-LINE";
+    // Restore /etc/motd however the test ends.
+    struct Restore(Option<Vec<u8>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            match &self.0 {
+                Some(b) => {
+                    let _ = std::fs::write("/etc/motd", b);
+                }
+                None => {
+                    let _ = std::fs::remove_file("/etc/motd");
+                }
+            }
+        }
+    }
+    let _restore = Restore(saved);
+    std::fs::write(motd, format!("{marker}\n")).expect("write /etc/motd");
+    let m = mock();
+    let c = conf(&m, "motd.conf", "motd = yes");
+    let mut p = interactive(&c, "alice", "echo RAN-motd", &[]);
+    p.expect(MENU_END, T).unwrap();
+    p.send("1\n");
+    p.expect(marker, T).unwrap();
+    p.expect("RAN-motd", T).unwrap();
+    assert!(p.finish(T).is_some_and(|s| s.success()));
+    let (out, _) = login(&c, "alice", "RAN-motd-headless", &[("SSH_ORIGINAL_COMMAND", "x")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains(marker), "no MOTD for a headless session");
+}
+
+#[test]
+fn sanitises_control_characters_from_the_server() {
+    let m = mock();
+    let c = conf(&m, "evil.conf", "");
+    let mut p = interactive(&c, "evil-msg", "echo RAN-evil", &[]);
+    let status = p.finish(T).expect("exits");
+    assert_eq!(status.code(), Some(1));
+    assert!(p.transcript.contains("?]0;PWNED? denied"), "{}", p.transcript);
+    assert!(!p.transcript.contains('\u{1b}'), "no ESC reaches the terminal");
+    assert!(!p.transcript.contains('\u{7}'), "no BEL reaches the terminal");
+}
+
+#[test]
+fn sigpipe_is_default_in_the_command() {
+    let m = mock();
+    let c = conf(&m, "sigpipe.conf", "");
+    let (out, _) = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("SigIgn:")).expect("SigIgn line");
+    let mask = u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).expect("hex mask");
+    assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is ignored in the command: {line}");
+}
