@@ -1,26 +1,140 @@
 //! The `groups` option: tokenising and matching (SPEC §3.4).
 
+use crate::pattern::match_pattern;
+
 /// Most group tokens a configuration may hold; the 256th is an error.
 pub const MAX_GROUPS: usize = 255;
 
-/// Split one `groups` value into tokens and append them to `out`. Fails with
-/// `Exceeded max 256 groups` when the total would reach 256.
+/// Split one `groups` value into tokens and append them to `out`. Only the space character
+/// separates tokens (runs collapse); backslash-space is a literal space; any other backslash
+/// is kept. Fails with `Exceeded max 256 groups` when the total would reach 256.
 pub fn tokenize(value: &str, out: &mut Vec<String>) -> Result<(), String> {
-    let _ = (value, out);
-    todo!("groups::tokenize")
+    let mut cur = String::new();
+    let mut chars = value.chars().peekable();
+    let push = |cur: &mut String, out: &mut Vec<String>| -> Result<(), String> {
+        if !cur.is_empty() {
+            if out.len() >= MAX_GROUPS {
+                out.clear();
+                return Err("Exceeded max 256 groups".to_string());
+            }
+            out.push(std::mem::take(cur));
+        }
+        Ok(())
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                cur.push(' ');
+                chars.next();
+            }
+            ' ' => push(&mut cur, out)?,
+            _ => cur.push(c),
+        }
+    }
+    push(&mut cur, out)
 }
 
 /// Whether every non-empty sub-pattern of every token is negated (the warning of §3.4).
 pub fn all_negated(tokens: &[String]) -> bool {
-    let _ = tokens;
-    todo!("groups::all_negated")
+    let mut any = false;
+    for t in tokens {
+        for p in t.split(',').filter(|p| !p.is_empty()) {
+            any = true;
+            if !p.starts_with('!') {
+                return false;
+            }
+        }
+    }
+    any
+}
+
+/// Whether one pattern-list token matches a user in `groups`: a group matching a negated
+/// pattern makes the token a non-match; otherwise any group matching a plain pattern matches.
+fn token_matches(token: &str, groups: &[String]) -> bool {
+    let mut positive = false;
+    for p in token.split(',') {
+        if let Some(neg) = p.strip_prefix('!') {
+            if groups.iter().any(|g| match_pattern(g, neg)) {
+                return false;
+            }
+        } else if groups.iter().any(|g| match_pattern(g, p)) {
+            positive = true;
+        }
+    }
+    positive
 }
 
 /// Whether a user in `groups` matches the configured tokens (any token matches).
 pub fn matches(tokens: &[String], groups: &[String]) -> bool {
-    let _ = (tokens, groups);
-    todo!("groups::matches")
+    tokens.iter().any(|t| token_matches(t, groups))
 }
 
 /// The text of the all-negated warning.
 pub const ALL_NEGATED_WARNING: &str = "All configured groups are negated; no user can match, so Duo 2FA is disabled for every user (use \"*,!group\" to require 2FA for everyone except a group)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok(v: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        tokenize(v, &mut out).expect("tokenize");
+        out
+    }
+
+    fn g(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn spec_examples() {
+        assert_eq!(tok("groups name"), ["groups", "name"]);
+        assert_eq!(
+            tok("test group\\ name,groups"),
+            ["test", "group name,groups"]
+        );
+        assert_eq!(tok("users\\ with\\ spaces, x"), ["users with spaces,", "x"]);
+        assert_eq!(tok("  a   b\tc "), ["a", "b\tc"], "only spaces separate");
+        assert_eq!(tok("a\\b"), ["a\\b"], "other backslashes are kept");
+    }
+
+    #[test]
+    fn limit_of_255_tokens() {
+        let mut out = Vec::new();
+        let many: Vec<String> = (0..255).map(|i| format!("g{i}")).collect();
+        tokenize(&many.join(" "), &mut out).expect("255 fit");
+        assert_eq!(out.len(), 255);
+        assert_eq!(
+            tokenize("one-more", &mut out).unwrap_err(),
+            "Exceeded max 256 groups"
+        );
+        assert!(out.is_empty(), "all groups are discarded");
+    }
+
+    #[test]
+    fn negation_wins_within_a_token_only() {
+        let admin = g(&["users", "wheel"]);
+        let plain = g(&["users"]);
+        assert!(!matches(&tok("*,!wheel"), &admin));
+        assert!(matches(&tok("*,!wheel"), &plain));
+        assert!(
+            matches(&tok("* !wheel"), &admin),
+            "a separate negated token does nothing"
+        );
+        assert!(matches(&tok("adm*"), &g(&["admins"])));
+        assert!(!matches(&tok("adm*"), &plain));
+        assert!(
+            matches(&tok("a,,b"), &g(&[""])),
+            "empty sub-pattern matches an empty name"
+        );
+        assert!(!matches(&tok("a,,b"), &plain));
+    }
+
+    #[test]
+    fn all_negated_warning_condition() {
+        assert!(all_negated(&tok("!wheel,!admin")));
+        assert!(all_negated(&tok("!wheel, !admin")));
+        assert!(!all_negated(&tok("admin,!users")));
+        assert!(!all_negated(&[]));
+    }
+}
