@@ -152,6 +152,302 @@ pub type Diag<'a> = &'a mut dyn FnMut(crate::log::Priority, &str);
 
 /// Open `path`, check its permissions on the opened descriptor, parse and validate it.
 pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
-    let _ = (path, frontend, diag);
-    todo!("config::load")
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+
+    let mut file = std::fs::File::open(path).map_err(ConfigError::Open)?;
+    let meta = file.metadata().map_err(|_| ConfigError::Internal)?;
+    // Group/other read (the reference rule) and, stricter, group/other write.
+    if meta.mode() & 0o066 != 0 {
+        return Err(ConfigError::Permissions);
+    }
+    let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    file.read_to_end(&mut text)
+        .map_err(|_| ConfigError::Internal)?;
+    parse(&text, frontend, diag)
+}
+
+/// Parse and validate configuration text (everything of [`load`] after reading the file).
+pub fn parse(text: &[u8], frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
+    let mut cfg = Config::default();
+    let mut detail = String::new();
+    let r = crate::ini::parse(text, &mut |name, value, _line| match apply(
+        &mut cfg, frontend, name, value, diag,
+    ) {
+        Ok(()) => true,
+        Err(d) => {
+            detail = d;
+            false
+        }
+    });
+    if let Err(line) = r {
+        if detail.is_empty() {
+            detail = format!("Syntax error on line {line}");
+        }
+        return Err(ConfigError::Parse { line, detail });
+    }
+    if cfg.host.is_empty() || cfg.ikey.is_empty() || cfg.skey.is_empty() {
+        return Err(ConfigError::Missing);
+    }
+    if cfg.autopush && cfg.verified_push {
+        return Err(ConfigError::BothPush);
+    }
+    Ok(cfg)
+}
+
+/// Booleans are true only for exactly `yes`, `true`, `on` or `1`.
+fn boolean(v: &str) -> bool {
+    matches!(v, "yes" | "true" | "on" | "1")
+}
+
+/// C `atoi`: optional sign and leading digits; anything else gives 0.
+fn atoi(v: &str) -> i64 {
+    let v = v.trim_start();
+    let (neg, digits) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let n: i64 = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .take(12)
+        .fold(0, |acc, d| acc * 10 + i64::from(d - b'0'));
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// Largest `https_timeout` honoured, in seconds.
+pub const MAX_HTTPS_TIMEOUT: u32 = 3600;
+
+fn apply(
+    cfg: &mut Config,
+    frontend: Frontend,
+    name: &str,
+    v: &str,
+    diag: Diag<'_>,
+) -> Result<(), String> {
+    use crate::log::Priority;
+    let secret = |v: &str| Secret::new(v.to_string());
+    match name {
+        "ikey" => cfg.ikey = secret(v),
+        "skey" => cfg.skey = secret(v),
+        "host" => cfg.host = secret(v),
+        "cafile" if v.is_empty() => {
+            return Err("cafile is empty; remove the line or name a CA file (an empty cafile would disable certificate checks)".into())
+        }
+        "cafile" => cfg.cafile = Some(secret(v)),
+        "http_proxy" if v.is_empty() => {
+            return Err("http_proxy is empty; remove the line or name a proxy".into())
+        }
+        "http_proxy" => cfg.http_proxy = Some(secret(v)),
+        "groups" | "group" => crate::groups::tokenize(v, &mut cfg.groups)?,
+        "failmode" => {
+            cfg.failmode = match v {
+                "safe" => FailMode::Safe,
+                "secure" => FailMode::Secure,
+                _ => return Err(format!("Invalid failmode: '{v}'")),
+            }
+        }
+        "pushinfo" => cfg.pushinfo = boolean(v),
+        "noverify" => cfg.noverify = boolean(v),
+        "autopush" => cfg.autopush = boolean(v),
+        "verified_push" => cfg.verified_push = boolean(v),
+        "accept_env_factor" => cfg.accept_env_factor = boolean(v),
+        "fallback_local_ip" => cfg.fallback_local_ip = boolean(v),
+        "send_gecos" => cfg.send_gecos = boolean(v),
+        "motd" if frontend == Frontend::Login => cfg.motd = boolean(v),
+        "prompts" => {
+            let n = atoi(v).clamp(1, 3) as u32;
+            if n < cfg.prompts {
+                cfg.prompts = n;
+            }
+        }
+        "https_timeout" => {
+            let n = atoi(v);
+            cfg.https_timeout = (n > 0).then(|| n.min(i64::from(MAX_HTTPS_TIMEOUT)) as u32);
+        }
+        "gecos_username_pos" => {
+            let n = atoi(v);
+            if n < 1 {
+                return Err("Gecos position starts at 1".into());
+            }
+            cfg.gecos_username_pos = Some((n - 1) as usize);
+        }
+        "gecos_delim" => {
+            let b = v.as_bytes();
+            if b.len() != 1 {
+                return Err(format!("Invalid character option length. Character fields must be 1 character long: '{v}'"));
+            }
+            if !b[0].is_ascii_punctuation() || b[0] == b':' {
+                return Err(format!("Invalid gecos_delim '{v}' (delimiter must be punctuation other than ':')"));
+            }
+            cfg.gecos_delim = b[0];
+        }
+        "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
+        "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
+        _ => {
+            let prog = match frontend {
+                Frontend::Pam => "pam_duo",
+                Frontend::Login => "login_duo",
+            };
+            return Err(format!("Invalid {prog} option: '{name}'"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[duo]\nikey = I\nskey = S\nhost = h.example.com\n";
+
+    fn p(extra: &str, f: Frontend) -> Result<Config, ConfigError> {
+        parse(format!("{BASE}{extra}").as_bytes(), f, &mut |_, _| {})
+    }
+
+    fn detail(extra: &str, f: Frontend) -> (usize, String) {
+        match p(extra, f) {
+            Err(ConfigError::Parse { line, detail }) => (line, detail),
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_keys() {
+        let c = p("", Frontend::Pam).unwrap();
+        assert_eq!(
+            (c.failmode, c.prompts, c.https_timeout, c.gecos_delim),
+            (FailMode::Safe, 3, None, b',')
+        );
+        let c = p("failmode = secure\npushinfo = yes\nautopush = true\nnoverify = Yes\nprompts = 2\nprompts = 3\nhttps_timeout = 15\ngroups = a b\ngroup = c\ngecos_username_pos = 2\ngecos_delim = /\naccept_env_factor = on\n", Frontend::Pam).unwrap();
+        assert_eq!(c.failmode, FailMode::Secure);
+        assert!(c.pushinfo && c.autopush && !c.noverify && c.accept_env_factor);
+        assert_eq!(c.prompts, 2, "prompts only goes down");
+        assert_eq!(c.https_timeout, Some(15));
+        assert_eq!(c.groups, ["a", "b", "c"]);
+        assert_eq!((c.gecos_username_pos, c.gecos_delim), (Some(1), b'/'));
+        assert_eq!(p("prompts = 0\n", Frontend::Pam).unwrap().prompts, 1);
+        assert_eq!(p("prompts = x\n", Frontend::Pam).unwrap().prompts, 1);
+        assert_eq!(p("prompts = 9\n", Frontend::Pam).unwrap().prompts, 3);
+        assert_eq!(
+            p("https_timeout = -1\n", Frontend::Pam)
+                .unwrap()
+                .https_timeout,
+            None
+        );
+        assert_eq!(
+            p("https_timeout = 99999999999\n", Frontend::Pam)
+                .unwrap()
+                .https_timeout,
+            Some(MAX_HTTPS_TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_line_and_reason() {
+        assert_eq!(
+            detail("failmode = open\n", Frontend::Pam),
+            (5, "Invalid failmode: 'open'".into())
+        );
+        assert_eq!(
+            detail("motd = yes\n", Frontend::Pam).1,
+            "Invalid pam_duo option: 'motd'"
+        );
+        assert!(p("motd = yes\n", Frontend::Login).unwrap().motd);
+        assert_eq!(
+            detail("bogus = 1\n", Frontend::Login).1,
+            "Invalid login_duo option: 'bogus'"
+        );
+        assert_eq!(
+            detail("gecos_username_pos = 0\n", Frontend::Pam).1,
+            "Gecos position starts at 1"
+        );
+        assert!(detail("gecos_delim = ::\n", Frontend::Pam)
+            .1
+            .starts_with("Invalid character option length"));
+        assert!(detail("gecos_delim = :\n", Frontend::Pam)
+            .1
+            .starts_with("Invalid gecos_delim ':'"));
+        assert!(detail("gecos_delim = a\n", Frontend::Pam)
+            .1
+            .starts_with("Invalid gecos_delim 'a'"));
+        assert!(detail("cafile =\n", Frontend::Pam)
+            .1
+            .starts_with("cafile is empty"));
+        assert!(detail("http_proxy =\n", Frontend::Pam)
+            .1
+            .starts_with("http_proxy is empty"));
+    }
+
+    #[test]
+    fn deprecated_keys_keep_parsing() {
+        let mut lines = Vec::new();
+        let c = parse(
+            format!("{BASE}dev_fips_mode = yes\nfailmode = secure\n").as_bytes(),
+            Frontend::Pam,
+            &mut |_, m| lines.push(m.to_string()),
+        )
+        .unwrap();
+        assert_eq!(c.failmode, FailMode::Secure);
+        assert_eq!(lines.len(), 1);
+    }
+
+    #[test]
+    fn validation() {
+        let missing = parse(
+            b"[duo]\nikey = I\nhost = h\n",
+            Frontend::Pam,
+            &mut |_, _| {},
+        );
+        assert!(matches!(missing, Err(ConfigError::Missing)));
+        let empty = parse(
+            b"[duo]\nikey = I\nskey =\nhost = h\n",
+            Frontend::Pam,
+            &mut |_, _| {},
+        );
+        assert!(matches!(empty, Err(ConfigError::Missing)));
+        assert!(matches!(
+            p("autopush = yes\nverified_push = yes\n", Frontend::Pam),
+            Err(ConfigError::BothPush)
+        ));
+    }
+
+    #[test]
+    fn file_permissions_and_open_errors() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("duo-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.conf");
+        std::fs::write(&f, BASE).unwrap();
+        for (mode, ok) in [
+            (0o600, true),
+            (0o400, true),
+            (0o640, false),
+            (0o604, false),
+            (0o620, false),
+            (0o602, false),
+        ] {
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+            let r = load(&f, Frontend::Pam, &mut |_, _| {});
+            assert_eq!(r.is_ok(), ok, "mode {mode:o}");
+            if !ok {
+                assert!(matches!(r, Err(ConfigError::Permissions)));
+            }
+        }
+        let missing = dir.join("nope.conf");
+        let e = load(&missing, Frontend::Pam, &mut |_, _| {}).unwrap_err();
+        assert_eq!(
+            e.message(&missing, "root"),
+            format!(
+                "Couldn't open {}: No such file or directory",
+                missing.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
