@@ -1,22 +1,79 @@
 //! Addresses: the client address rules, this host's IPv4 address and FQDN (SPEC §1.2, §1.2.2,
 //! §6 step 10, §7.3 step 8).
 
+use std::ffi::{CStr, CString};
+
+use crate::log::{log, outcome_line, Priority};
+
+// The libc crate does not bind these two; glibc exports both.
+extern "C" {
+    fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
+}
+
 /// Whether `s` is an IP literal: IPv4 as `inet_aton` accepts it (lenient: `127.1`, `0x7f.1`)
 /// or IPv6 as `inet_pton` accepts it.
 pub fn is_ip_literal(s: &str) -> bool {
-    let _ = s;
-    todo!("netaddr::is_ip_literal")
+    let Ok(c) = CString::new(s) else {
+        return false;
+    };
+    // SAFETY: in_addr/in6_addr are plain data; the string is NUL-terminated and both output
+    // buffers are valid for writing.
+    unsafe {
+        let mut v4: libc::in_addr = std::mem::zeroed();
+        if inet_aton(c.as_ptr(), &mut v4) != 0 {
+            return true;
+        }
+        let mut v6: libc::in6_addr = std::mem::zeroed();
+        inet_pton(libc::AF_INET6, c.as_ptr(), (&raw mut v6).cast()) == 1
+    }
 }
 
 /// This host's IPv4 address as seen on the default route (UDP connect to 192.0.2.1:53, no
 /// packet sent), dotted-quad; `None` on any failure.
 pub fn local_ip() -> Option<String> {
-    todo!("netaddr::local_ip")
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    sock.connect("192.0.2.1:53").ok()?;
+    match sock.local_addr().ok()? {
+        std::net::SocketAddr::V4(a) => Some(a.ip().to_string()),
+        std::net::SocketAddr::V6(_) => None,
+    }
 }
 
 /// This host's canonical name (gethostname + getaddrinfo AI_CANONNAME), at most 255 bytes.
 pub fn fqdn() -> String {
-    todo!("netaddr::fqdn")
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; one byte is kept for the NUL.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } != 0 {
+        return String::new();
+    }
+    let raw = CStr::from_bytes_until_nul(&buf)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = canonical(&raw).unwrap_or(raw);
+    crate::log::truncate(&name, 255).to_string()
+}
+
+fn canonical(host: &str) -> Option<String> {
+    let c = CString::new(host).ok()?;
+    // SAFETY: hints is plain data; getaddrinfo receives valid pointers and its result list is
+    // read before being freed exactly once.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_family = libc::AF_UNSPEC;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        hints.ai_flags = libc::AI_CANONNAME;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
+            return None;
+        }
+        let name = (*res).ai_canonname;
+        let out = (!name.is_null())
+            .then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty());
+        libc::freeaddrinfo(res);
+        out
+    }
 }
 
 /// The client address to report. `raw` is the address source (PAM_RHOST, the first token of
@@ -24,6 +81,60 @@ pub fn fqdn() -> String {
 /// (including absent or empty) and `fallback` is on, this host's IP is used, with the
 /// `fallback_local_ip` warning when `raw` was non-empty. Otherwise `raw` is used as it is.
 pub fn client_address(raw: Option<&str>, fallback: bool) -> Option<String> {
-    let _ = (raw, fallback);
-    todo!("netaddr::client_address")
+    let literal = raw.is_some_and(is_ip_literal);
+    if literal || !fallback {
+        return raw.map(str::to_string);
+    }
+    let local = local_ip().unwrap_or_else(|| "none".to_string());
+    if let Some(r) = raw.filter(|r| !r.is_empty()) {
+        log(
+            Priority::Warning,
+            &outcome_line(
+                "fallback_local_ip is replacing the remote client address with this server's IP; the address reported to Duo is not the client's",
+                None,
+                Some(r),
+                None,
+            ),
+        );
+    }
+    Some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_literals_are_lenient_like_inet_aton() {
+        for s in ["127.0.0.1", "127.1", "0x7f.1", "::1", "2001:db8::5"] {
+            assert!(is_ip_literal(s), "{s}");
+        }
+        for s in ["", "badhost.example.com", "1.2.3.4.5", "::g"] {
+            assert!(!is_ip_literal(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn client_address_rules() {
+        assert_eq!(client_address(Some("::1"), true).as_deref(), Some("::1"));
+        assert_eq!(
+            client_address(Some("203.0.113.9"), true).as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(Some("host.example"), false).as_deref(),
+            Some("host.example")
+        );
+        assert_eq!(client_address(None, false), None);
+        let replaced = client_address(Some("host.example"), true).expect("some");
+        assert_ne!(replaced, "host.example");
+        assert!(replaced == "none" || is_ip_literal(&replaced));
+        assert!(client_address(None, true).is_some());
+    }
+
+    #[test]
+    fn fqdn_is_not_empty() {
+        let f = fqdn();
+        assert!(!f.is_empty() && f.len() <= 255);
+    }
 }
