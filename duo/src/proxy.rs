@@ -1,1 +1,124 @@
-//! The `http_proxy` option and the CONNECT tunnel (SPEC §2.4). Never read from the environment.
+//! The `http_proxy` option and the CONNECT request (SPEC §2.4). Never read from the
+//! environment.
+
+use zeroize::Zeroizing;
+
+/// A parsed `http_proxy` value.
+#[derive(Debug)]
+pub struct Proxy {
+    /// Proxy host.
+    pub host: String,
+    /// Proxy port (80 by default).
+    pub port: u16,
+    /// The userinfo before the first `@`, sent verbatim as Basic credentials.
+    pub credentials: Option<Zeroizing<String>>,
+}
+
+/// Parse `[http://][user:pass@]host[:port][/...]`. Any other scheme is an error.
+pub fn parse(value: &str) -> Result<Proxy, String> {
+    let rest = match value.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        Some(_) => return Err("http_proxy must be HTTP".into()),
+        None => value,
+    };
+    let (credentials, rest) = match rest.split_once('@') {
+        Some((c, r)) => (Some(Zeroizing::new(c.to_string())), r),
+        None => (None, rest),
+    };
+    let hostport = rest.split('/').next().unwrap_or("");
+    let (host, port) = match hostport.split_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad http_proxy port '{p}'"))?,
+        ),
+        None => (hostport, 80),
+    };
+    if host.is_empty() {
+        return Err("http_proxy has no host".into());
+    }
+    Ok(Proxy {
+        host: host.to_string(),
+        port,
+        credentials,
+    })
+}
+
+/// The CONNECT request for `host:port`.
+pub fn connect_request(
+    proxy: &Proxy,
+    host: &str,
+    port: u16,
+    user_agent: &str,
+) -> Zeroizing<String> {
+    let mut r = format!("CONNECT {host}:{port} HTTP/1.0\r\nUser-Agent: {user_agent}\r\n");
+    if let Some(c) = &proxy.credentials {
+        r.push_str(&format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            crate::sign::base64(c.as_bytes())
+        ));
+    }
+    r.push_str("\r\n");
+    Zeroizing::new(r)
+}
+
+/// Check the proxy's reply: `Ok` for a 200, else `Err((first line, transient))`, where
+/// transient means a status of 500 or more.
+pub fn check_reply(reply: &[u8]) -> Result<(), (String, bool)> {
+    let text = String::from_utf8_lossy(reply);
+    let first = text.lines().next().unwrap_or("").to_string();
+    if first.starts_with("HTTP/1.0 200") || first.starts_with("HTTP/1.1 200") {
+        return Ok(());
+    }
+    let status: u16 = first
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Err((first, status >= 500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing() {
+        let p = parse("http://us:pw@proxy.example:3128/ignored").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.example", 3128));
+        assert_eq!(p.credentials.as_deref().map(String::as_str), Some("us:pw"));
+        let p = parse("proxy.example").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.credentials.is_none()),
+            ("proxy.example", 80, true)
+        );
+        assert_eq!(
+            parse("socks5://x:1").unwrap_err(),
+            "http_proxy must be HTTP"
+        );
+        assert!(parse("http://").is_err());
+        assert!(parse("x:notaport").is_err());
+    }
+
+    #[test]
+    fn connect_bytes_and_replies() {
+        let p = parse("a:b@proxy:8080").unwrap();
+        assert_eq!(
+            connect_request(&p, "api.example", 443, "ua/1").as_str(),
+            "CONNECT api.example:443 HTTP/1.0\r\nUser-Agent: ua/1\r\nProxy-Authorization: Basic YTpi\r\n\r\n"
+        );
+        assert!(check_reply(b"HTTP/1.1 200 Connection established\r\n\r\n").is_ok());
+        assert_eq!(
+            check_reply(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").unwrap_err(),
+            (
+                "HTTP/1.1 407 Proxy Authentication Required".to_string(),
+                false
+            )
+        );
+        assert!(
+            check_reply(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+                .unwrap_err()
+                .1
+        );
+    }
+}
