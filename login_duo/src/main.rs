@@ -56,13 +56,16 @@ fn main() {
         Some(a.command.join(" "))
     };
 
+    // The caller, looked up before any privilege change: in setuid mode the auth child runs
+    // as the privsep user but authenticates the caller.
+    let (caller, _) = privsep::real_ids();
     let approved = if privsep::is_setuid() {
         if a.config.is_some() || a.duo_user.is_some() {
             die("Only root may specify -c or -f");
         }
-        privsep::run_separated(|| do_auth(&a, command.as_deref()))
+        privsep::run_separated(|| do_auth(&a, caller, command.as_deref()))
     } else {
-        do_auth(&a, command.as_deref()) == 0
+        do_auth(&a, caller, command.as_deref()) == 0
     };
     if !approved {
         std::process::exit(1);
@@ -78,10 +81,10 @@ fn config_error(msg: &str) {
     log(Priority::Err, msg);
 }
 
-/// The auth side (SPEC §7.3). Returns the exit status: 0 approves.
-fn do_auth(a: &Args, command: Option<&str>) -> i32 {
-    let (uid, _) = privsep::real_ids();
-    let Some(account) = duo::account::by_uid(uid) else {
+/// The auth side (SPEC §7.3) for the calling user `caller`. Returns the exit status: 0
+/// approves.
+fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
+    let Some(account) = duo::account::by_uid(caller) else {
         die("Who are you?");
     };
     let path = PathBuf::from(a.config.as_deref().unwrap_or(DEFAULT_CONF));

@@ -1,2 +1,504 @@
 //! A mock Duo Auth API service for tests and the demo.
-fn main() {}
+//!
+//! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]`
+//!
+//! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
+//! `::1`, serves HTTPS, prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
+//! by Duo Unix. Every request's signature, date and header layout is checked independently of
+//! the client code; a bad one gets 401. Each request is appended to the record file as one
+//! JSON line: `{"method","path","params","sig_ok","reason"}`.
+//!
+//! Scenarios by `username` (tests depend on these names):
+//! - any ordinary name: a menu (1 → push1, or verified_push1 + txid with verified push;
+//!   2 → voice1, 3 → smsrefresh1, 4 → voice2); push and passcode `123456` approve; other
+//!   answers are denied with "Invalid passcode, please try again.".
+//! - `pushdeny`: push is denied ("Login request denied."); passcode 123456 still approves.
+//! - `preauth-allow`, `preauth-deny`, `enroll`, `preauth-fail` (FAIL 1000),
+//!   `preauth-ok-missing_response`, `preauth-fail-missing_response`, `preauth-bad-stat`,
+//!   `preauth-allow-bad_response`, `bad-json` (empty 200 body), `evil-msg` (deny with terminal
+//!   escapes in status_msg).
+//! - a number `N` (e.g. `401`, `403`, `500`, `503`): bare HTTP status N at preauth.
+//! - `auth-500`: preauth asks for auth, `/auth` answers 500.
+//! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use serde_json::{json, Value};
+use sha2::Sha512;
+
+const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+
+struct State {
+    record: Option<Mutex<std::fs::File>>,
+    polls: Mutex<HashMap<String, u32>>,
+    next_tx: AtomicU64,
+}
+
+fn main() {
+    let mut listen = "127.0.0.1:0".to_string();
+    let mut dir = None;
+    let mut record = None;
+    let mut exit_on_eof = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--listen" => listen = args.next().unwrap_or(listen),
+            "--dir" => dir = args.next(),
+            "--record" => record = args.next(),
+            "--exit-on-stdin-eof" => exit_on_eof = true,
+            other => {
+                eprintln!("mockduo: unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let Some(dir) = dir else {
+        eprintln!("mockduo: --dir is required");
+        std::process::exit(2);
+    };
+    let config = match tls_config(std::path::Path::new(&dir)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mockduo: {e}");
+            std::process::exit(1);
+        }
+    };
+    let listener = TcpListener::bind(&listen).unwrap_or_else(|e| {
+        eprintln!("mockduo: bind {listen}: {e}");
+        std::process::exit(1);
+    });
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _ = std::fs::write(std::path::Path::new(&dir).join("port"), port.to_string());
+    let state = Arc::new(State {
+        record: record.and_then(|r| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(r)
+                .ok()
+                .map(Mutex::new)
+        }),
+        polls: Mutex::new(HashMap::new()),
+        next_tx: AtomicU64::new(1),
+    });
+    if exit_on_eof {
+        std::thread::spawn(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+            std::process::exit(0);
+        });
+    }
+    println!("READY {port}");
+    let _ = std::io::stdout().flush();
+    for stream in listener.incoming().flatten() {
+        let (config, state) = (config.clone(), state.clone());
+        std::thread::spawn(move || serve(stream, config, state));
+    }
+}
+
+fn tls_config(dir: &std::path::Path) -> Result<Arc<ServerConfig>, String> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let e = |e: rcgen::Error| e.to_string();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "mockduo test CA");
+    let ca_key = KeyPair::generate().map_err(e)?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(e)?;
+    let mut srv =
+        CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()])
+            .map_err(e)?;
+    srv.distinguished_name.push(DnType::CommonName, "localhost");
+    let srv_key = KeyPair::generate().map_err(e)?;
+    let srv_cert = srv.signed_by(&srv_key, &ca_cert, &ca_key).map_err(e)?;
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).map_err(|e| e.to_string())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(srv_cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(srv_key.serialize_der())),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(cfg))
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn read_request(r: &mut impl BufRead) -> Option<Request> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.trim_end().split(' ');
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':')?;
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len.min(1 << 20)];
+    r.read_exact(&mut body).ok()?;
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target, String::new()),
+    };
+    Some(Request {
+        method,
+        path,
+        query,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let Ok(conn) = ServerConnection::new(config) else {
+        return;
+    };
+    let tls = StreamOwned::new(conn, stream);
+    let mut reader = std::io::BufReader::new(tls);
+    while let Some(req) = read_request(&mut reader) {
+        let (status, body) = handle(&req, &state);
+        let reply = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            if status == 200 { "OK" } else { "Status" },
+            body.len()
+        );
+        let tls = reader.get_mut();
+        if tls
+            .write_all(reply.as_bytes())
+            .and_then(|_| tls.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || b"-._~".contains(&c) {
+                (c as char).to_string()
+            } else {
+                format!("%{c:02X}")
+            }
+        })
+        .collect()
+}
+
+fn parse_params(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn b64decode(s: &str) -> Option<Vec<u8>> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|&c| c != b'=') {
+        bits = (bits << 6) | A.iter().position(|&a| a == c)? as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Check signature, date and header layout; `Err` says why not.
+fn verify(req: &Request, params: &[(String, String)]) -> Result<(), String> {
+    let names: Vec<&str> = req.headers.iter().map(|(n, _)| n.as_str()).collect();
+    let want: &[&str] = if req.method == "POST" {
+        &[
+            "Host",
+            "User-Agent",
+            "X-Duo-Date",
+            "Authorization",
+            "Content-Type",
+            "Content-Length",
+        ]
+    } else {
+        &["Host", "User-Agent", "X-Duo-Date", "Authorization"]
+    };
+    if names != want {
+        return Err(format!("headers {names:?}"));
+    }
+    let date = header(req, "X-Duo-Date").unwrap_or("");
+    let host = header(req, "Host")
+        .unwrap_or("")
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut canon: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    canon.sort();
+    let canon = format!(
+        "{date}\n{}\n{host}\n{}\n{}",
+        req.method,
+        req.path,
+        canon.join("&")
+    );
+    let mut mac = Hmac::<Sha512>::new_from_slice(SKEY.as_bytes()).map_err(|e| e.to_string())?;
+    mac.update(canon.as_bytes());
+    let sig: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let auth = header(req, "Authorization")
+        .and_then(|a| a.strip_prefix("Basic "))
+        .unwrap_or("");
+    let cred = String::from_utf8(b64decode(auth).unwrap_or_default()).unwrap_or_default();
+    if cred != format!("{IKEY}:{sig}") {
+        return Err("bad signature".into());
+    }
+    if !date.ends_with(" +0000") {
+        return Err("bad date".into());
+    }
+    Ok(())
+}
+
+fn ok(response: Value) -> (u16, String) {
+    (200, json!({"stat": "OK", "response": response}).to_string())
+}
+
+fn menu(user: &str, verified: bool) -> Value {
+    let push = if verified { "verified_push1" } else { "push1" };
+    let mut r = json!({
+        "result": "auth",
+        "status_msg": "Account is active",
+        "prompt": {
+            "text": format!("Duo two-factor login for {user}\n\nEnter a passcode or select one of the following options:\n\n 1. Duo Push to XXX-XXX-1234\n 2. Phone call to XXX-XXX-1234\n 3. SMS passcodes to XXX-XXX-1234\n 4. Phone call to XXX-XXX-5678\n\nPasscode or option (1-4): "),
+            "factors": {"default": push, "1": push, "2": "voice1", "3": "smsrefresh1", "4": "voice2"}
+        }
+    });
+    if verified {
+        r["txid"] = json!(format!("vp-{user}"));
+    }
+    r
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn handle(req: &Request, state: &State) -> (u16, String) {
+    let raw = if req.method == "POST" {
+        &req.body
+    } else {
+        &req.query
+    };
+    let params = parse_params(raw);
+    let verdict = verify(req, &params);
+    if let Some(rec) = &state.record {
+        let p: serde_json::Map<String, Value> =
+            params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let line = json!({"method": req.method, "path": req.path, "params": p,
+            "sig_ok": verdict.is_ok(), "reason": verdict.as_ref().err()});
+        if let Ok(mut f) = rec.lock() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    if verdict.is_err() {
+        return (
+            401,
+            json!({"stat": "FAIL", "code": 40101, "message": "Invalid signature"}).to_string(),
+        );
+    }
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let user = get("username");
+    match req.path.as_str() {
+        "/auth/v2/ping" => ok(json!({"time": now()})),
+        "/auth/v2/preauth" => preauth(user, get("client_supports_verified_push") == "1"),
+        "/auth/v2/auth" => auth(state, user, get("prompt"), get("async") == "1"),
+        "/auth/v2/auth_status" => status(state, get("txid")),
+        _ => (
+            404,
+            json!({"stat": "FAIL", "code": 40401, "message": "Not found"}).to_string(),
+        ),
+    }
+}
+
+fn preauth(user: &str, verified: bool) -> (u16, String) {
+    if let Ok(code) = user.parse::<u16>() {
+        return (
+            code,
+            json!({"stat": "FAIL", "code": u32::from(code) * 100, "message": "status"}).to_string(),
+        );
+    }
+    if let Some(n) = user
+        .strip_prefix("slow-preauth-")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_secs(n.min(60)));
+    }
+    match user {
+        "preauth-allow" => ok(json!({"result": "allow", "status_msg": "preauth-allowed"})),
+        "preauth-deny" => ok(json!({"result": "deny", "status_msg": "preauth-denied"})),
+        "evil-msg" => ok(json!({"result": "deny", "status_msg": "\u{1b}]0;PWNED\u{7} denied"})),
+        "enroll" => ok(
+            json!({"result": "enroll", "status_msg": "Enroll an authentication device to proceed",
+            "prompt": {"text": "Please enroll at https://example.invalid/enroll"}}),
+        ),
+        "preauth-fail" => (
+            200,
+            json!({"stat": "FAIL", "code": 1000, "message": "Pre-authentication failed"})
+                .to_string(),
+        ),
+        "preauth-ok-missing_response" => (200, json!({"stat": "OK"}).to_string()),
+        "preauth-fail-missing_response" => (200, json!({"stat": "FAIL"}).to_string()),
+        "preauth-bad-stat" => (
+            200,
+            json!({"stat": "BAD_STATUS", "response": {}}).to_string(),
+        ),
+        "preauth-allow-bad_response" => ok(json!({"result": "allow"})),
+        "bad-json" => (200, String::new()),
+        _ => ok(menu(user, verified)),
+    }
+}
+
+/// Whether this factor approves for this user.
+fn approves(user: &str, factor: &str) -> bool {
+    match factor {
+        "push1" | "verified_push1" => user != "pushdeny",
+        "123456" => true,
+        _ => false,
+    }
+}
+
+fn auth(state: &State, user: &str, factor: &str, asynchronous: bool) -> (u16, String) {
+    if user == "auth-500" {
+        return (
+            500,
+            json!({"stat": "FAIL", "code": 50000, "message": "error"}).to_string(),
+        );
+    }
+    if asynchronous {
+        let n = state.next_tx.fetch_add(1, Ordering::Relaxed);
+        return ok(json!({"txid": format!("tx{n}:{user}:{factor}")}));
+    }
+    if approves(user, factor) {
+        ok(
+            json!({"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}),
+        )
+    } else if factor.starts_with("push") {
+        ok(json!({"result": "deny", "status": "deny", "status_msg": "Login request denied."}))
+    } else {
+        ok(
+            json!({"result": "deny", "status": "deny", "status_msg": "Invalid passcode, please try again."}),
+        )
+    }
+}
+
+fn status(state: &State, txid: &str) -> (u16, String) {
+    let mut parts = txid.splitn(3, ':');
+    let (_, user, factor) = (
+        parts.next(),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let polls = {
+        let Ok(mut m) = state.polls.lock() else {
+            return (500, String::new());
+        };
+        let c = m.entry(txid.to_string()).or_insert(0);
+        *c += 1;
+        *c
+    };
+    let waiting =
+        |msg: &str| ok(json!({"result": "waiting", "status": "pushed", "status_msg": msg}));
+    match factor {
+        "push1" if polls == 1 => waiting("Pushed a login request to your phone."),
+        "verified_push1" if polls == 1 => {
+            waiting("Please enter verification code 708 into Duo Mobile...")
+        }
+        "push1" | "verified_push1" if !approves(user, factor) => {
+            ok(json!({"result": "deny", "status": "deny", "status_msg": "Login request denied."}))
+        }
+        f if approves(user, f) => ok(
+            json!({"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}),
+        ),
+        _ => ok(
+            json!({"result": "deny", "status": "deny", "status_msg": "Invalid passcode, please try again."}),
+        ),
+    }
+}

@@ -55,7 +55,11 @@ fn one(login: &PathBuf, conf: &PathBuf) -> Result<(f64, f64, f64), String> {
     }
     // login_duo execs the shell for `true`; rusage covers the process image that exited, so
     // the wrapped command is measured as well. `true` through /bin/sh costs well under 1 ms.
-    Ok((tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss as f64, wall))
+    Ok((
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss as f64,
+        wall,
+    ))
 }
 
 fn main() -> ExitCode {

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     }
     println!("== Starting the mock Duo service (HTTPS on 127.0.0.1, its own CA)");
     let mock = Mock::start_with(&sibling("mockduo"), &[]);
-    println!("   listening on 127.0.0.1:{}, CA in {}", mock.port, mock.ca.display());
+    println!(
+        "   listening on 127.0.0.1:{}, CA in {}",
+        mock.port,
+        mock.ca.display()
+    );
 
     let conf = mock.dir.join("login_duo.conf");
     let body = format!(
@@ -45,7 +49,10 @@ fn main() -> ExitCode {
     print!("{}", std::fs::read_to_string(&conf).unwrap_or_default());
 
     let wrapped = "echo \"Hello from the wrapped command, running as $(id -un)\"";
-    println!("== Running: login_duo -d -c {} -f alice -- {wrapped}", conf.display());
+    println!(
+        "== Running: login_duo -d -c {} -f alice -- {wrapped}",
+        conf.display()
+    );
     println!("   (on a pseudo-terminal; the demo types '1' to choose Duo Push)\n");
     let mut cmd = Command::new(&login);
     cmd.args(["-d", "-c"])

@@ -15,14 +15,25 @@ const CONF: &str = "/etc/duo/login_duo.conf";
 
 fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let p = exe.parent().and_then(Path::parent).expect("target dir").join(name);
-    assert!(p.exists(), "{} is missing: build the workspace first", p.display());
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first",
+        p.display()
+    );
     p
 }
 
 fn id_of(args: &[&str]) -> u32 {
     let out = Command::new("id").args(args).output().expect("id");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("numeric id")
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("numeric id")
 }
 
 /// Puts back `/etc/duo/login_duo.conf` (and `/etc/duo`) as they were.
@@ -91,7 +102,12 @@ fn creds(pid: u32) -> (String, String, String) {
     let get = |k: &str| {
         s.lines()
             .find(|l| l.starts_with(k))
-            .map(|l| l[k.len()..].split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|l| {
+                l[k.len()..]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default()
     };
     (get("Uid:"), get("Gid:"), get("Groups:"))
@@ -144,7 +160,10 @@ fn setuid_login_duo_separates_privileges() {
     let slow = TempUser::create("duos", "slow-preauth-3");
 
     // -c and -f are refused when setuid; -d and -h are allowed.
-    for args in [&["-c", "/tmp/x.conf", "--", "id"][..], &["-f", "root", "--", "id"]] {
+    for args in [
+        &["-c", "/tmp/x.conf", "--", "id"][..],
+        &["-f", "root", "--", "id"],
+    ] {
         let (code, out, err) = run_as(&login, &approve, args);
         assert_eq!(code, Some(1), "{args:?}: {err}");
         assert!(err.contains("Only root may specify -c or -f"), "{err}");
@@ -152,10 +171,21 @@ fn setuid_login_duo_separates_privileges() {
     }
 
     // Approved: the command runs, as the user.
-    let (code, out, err) = run_as(&login, &approve, &["-d", "-h", "192.0.2.7", "--", "id", "-u"]);
+    let (code, out, err) = run_as(
+        &login,
+        &approve,
+        &["-d", "-h", "192.0.2.7", "--", "id", "-u"],
+    );
     assert_eq!(code, Some(0), "approve: {err}");
-    assert_eq!(out.trim(), approve.uid.to_string(), "command runs as the calling user");
-    assert!(err.contains("[6] Successful Duo login for 'alice' from 192.0.2.7"), "{err}");
+    assert_eq!(
+        out.trim(),
+        approve.uid.to_string(),
+        "command runs as the calling user"
+    );
+    assert!(
+        err.contains("[6] Successful Duo login for 'alice' from 192.0.2.7"),
+        "{err}"
+    );
 
     // Denied: the command does not run.
     let (code, out, err) = run_as(&login, &deny, &["-d", "--", "id", "-u"]);
@@ -164,7 +194,7 @@ fn setuid_login_duo_separates_privileges() {
     assert!(err.contains("[4] Failed Duo login for 'pushdeny'"), "{err}");
 
     // While Duo is slow to answer, look at both processes.
-    let mut child = Command::new(&login)
+    let child = Command::new(&login)
         .args(["--", "id", "-u"])
         .uid(slow.uid)
         .gid(slow.gid)
@@ -192,15 +222,27 @@ fn setuid_login_duo_separates_privileges() {
     let g = privsep_gid.to_string();
     assert_eq!(child_creds.0, format!("{u} {u} {u} {u}"), "auth child uids");
     assert_eq!(child_creds.1, format!("{g} {g} {g} {g}"), "auth child gids");
-    assert_eq!(child_creds.2, g, "auth child supplementary groups = privsep primary group only");
+    assert_eq!(
+        child_creds.2, g,
+        "auth child supplementary groups = privsep primary group only"
+    );
     let su = slow.uid.to_string();
-    assert_eq!(parent_creds.0, format!("{su} {su} {su} {su}"), "parent dropped to the user");
+    assert_eq!(
+        parent_creds.0,
+        format!("{su} {su} {su} {su}"),
+        "parent dropped to the user"
+    );
     let out = child.wait_with_output().expect("wait slow login");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), su);
 
     // A signal-killed auth child denies.
-    let mut child = Command::new(&login)
+    let child = Command::new(&login)
         .args(["--", "echo", "RAN-killed"])
         .uid(slow.uid)
         .gid(slow.gid)
@@ -226,7 +268,8 @@ fn setuid_login_duo_separates_privileges() {
     assert!(killed, "found the auth child");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unprivileged process terminated by signal: 15"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("unprivileged process terminated by signal: 15"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("RAN-killed"));
     let _ = std::fs::remove_dir_all(&dir);
 }

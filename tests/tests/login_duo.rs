@@ -151,14 +151,25 @@ fn failmode_matrix() {
     ];
     let env = [("SSH_CONNECTION", "203.0.113.9 50000 127.0.0.1 22")];
     for (mode, idx) in [("safe", 0), ("secure", 1)] {
-        let c = conf(&m, &format!("matrix-{mode}.conf"), &format!("failmode = {mode}\npushinfo = yes"));
+        let c = conf(
+            &m,
+            &format!("matrix-{mode}.conf"),
+            &format!("failmode = {mode}\npushinfo = yes"),
+        );
         for row in &rows {
             let marker = format!("RAN-{}-{mode}", row.user);
             let (out, _) = login(&c, row.user, &marker, &env);
             let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-            let allowed = if idx == 0 { row.allowed.0 } else { row.allowed.1 };
+            let allowed = if idx == 0 {
+                row.allowed.0
+            } else {
+                row.allowed.1
+            };
             let line = if idx == 0 { row.log.0 } else { row.log.1 };
-            let ctx = format!("user {} failmode {mode}\nstdout: {stdout}\nstderr: {stderr}", row.user);
+            let ctx = format!(
+                "user {} failmode {mode}\nstdout: {stdout}\nstderr: {stderr}",
+                row.user
+            );
             assert_eq!(out.status.success(), allowed, "exit status, {ctx}");
             assert_eq!(stdout.contains(&marker), allowed, "command run, {ctx}");
             assert!(stderr.contains(line), "log line {line:?} missing, {ctx}");
@@ -168,25 +179,42 @@ fn failmode_matrix() {
     let reqs = m.requests();
     for (user, wanted) in [("alice", "open"), ("preauth-deny", "closed")] {
         let pre = requests_for(&reqs, "/auth/v2/preauth", user);
-        assert!(pre.iter().any(|r| r["params"]["failmode"] == wanted), "failmode={wanted} for {user}");
+        assert!(
+            pre.iter().any(|r| r["params"]["failmode"] == wanted),
+            "failmode={wanted} for {user}"
+        );
         for r in &pre {
             assert_eq!(r["params"]["ipaddr"], "203.0.113.9");
             assert_eq!(r["params"]["text_prompt"], "1");
-            assert!(r["params"]["hostname"].as_str().is_some_and(|h| !h.is_empty()));
+            assert!(r["params"]["hostname"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty()));
             assert_eq!(r["sig_ok"], true);
         }
     }
     let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
     assert_eq!(auth.len(), 2, "one /auth per failmode run for alice");
     for r in auth {
-        assert_eq!(r["params"]["async"], "0", "headless login_duo is synchronous");
+        assert_eq!(
+            r["params"]["async"], "0",
+            "headless login_duo is synchronous"
+        );
         assert_eq!(r["params"]["factor"], "prompt");
-        assert_eq!(r["params"]["prompt"], "push1", "autopush uses the default factor");
+        assert_eq!(
+            r["params"]["prompt"], "push1",
+            "autopush uses the default factor"
+        );
         let pushinfo = r["params"]["pushinfo"].as_str().unwrap_or("");
         assert!(pushinfo.starts_with("Server+IP="), "pushinfo {pushinfo:?}");
-        assert!(pushinfo.contains("&Command=echo%20RAN-alice-"), "pushinfo {pushinfo:?}");
+        assert!(
+            pushinfo.contains("&Command=echo%20RAN-alice-"),
+            "pushinfo {pushinfo:?}"
+        );
     }
-    assert!(reqs.iter().all(|r| r["sig_ok"] == true), "every request was signed correctly");
+    assert!(
+        reqs.iter().all(|r| r["sig_ok"] == true),
+        "every request was signed correctly"
+    );
 }
 
 #[test]
@@ -204,7 +232,8 @@ fn refused_port_is_a_failmode_verdict() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
         assert_eq!(text(&out.stdout).contains("RAN-refused"), ok);
-        let want = format!("[4] {word} Duo login for 'alice': Couldn't connect to 127.0.0.1:{port}: ");
+        let want =
+            format!("[4] {word} Duo login for 'alice': Couldn't connect to 127.0.0.1:{port}: ");
         assert!(stderr.contains(&want), "want {want:?} in {stderr}");
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -236,8 +265,14 @@ fn silent_server_is_bounded_by_https_timeout() {
         let (out, elapsed) = login(&c, "alice", "RAN-silent", &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
-        assert!(stderr.contains("Duo login for 'alice': Couldn't connect to 127.0.0.1:"), "{stderr}");
-        assert!(elapsed < Duration::from_secs(4), "verdict took {elapsed:?}, bound is 2 s + 2 s");
+        assert!(
+            stderr.contains("Duo login for 'alice': Couldn't connect to 127.0.0.1:"),
+            "{stderr}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "verdict took {elapsed:?}, bound is 2 s + 2 s"
+        );
     }
     drop(held);
     let _ = std::fs::remove_dir_all(dir);
@@ -253,15 +288,60 @@ fn config_problems_deny_even_when_failsafe() {
         m.ca.display()
     );
     let cases: Vec<(&str, String, u32, &str)> = vec![
-        ("unknown-key.conf", format!("{base}bogus = 1\n"), 0o600, "Invalid login_duo option: 'bogus'"),
-        ("bad-failmode.conf", base.replace("failmode = safe", "failmode = maybe"), 0o600, "Invalid failmode: 'maybe'"),
-        ("missing-skey.conf", base.replace(&format!("skey = {SKEY}\n"), ""), 0o600, "Missing host, ikey, or skey in"),
-        ("both-push.conf", format!("{base}autopush = yes\nverified_push = yes\n"), 0o600, "autopush and verified_push cannot both be enabled in"),
-        ("empty-cafile.conf", format!("{base}cafile =\n"), 0o600, "Parse error in"),
-        ("empty-proxy.conf", format!("{base}http_proxy =\n"), 0o600, "Parse error in"),
-        ("world-readable.conf", base.clone(), 0o644, "must be readable only by user 'root'"),
-        ("group-readable.conf", base.clone(), 0o640, "must be readable only by user 'root'"),
-        ("no-section-line.conf", format!("{base}[duo\n"), 0o600, "Parse error in"),
+        (
+            "unknown-key.conf",
+            format!("{base}bogus = 1\n"),
+            0o600,
+            "Invalid login_duo option: 'bogus'",
+        ),
+        (
+            "bad-failmode.conf",
+            base.replace("failmode = safe", "failmode = maybe"),
+            0o600,
+            "Invalid failmode: 'maybe'",
+        ),
+        (
+            "missing-skey.conf",
+            base.replace(&format!("skey = {SKEY}\n"), ""),
+            0o600,
+            "Missing host, ikey, or skey in",
+        ),
+        (
+            "both-push.conf",
+            format!("{base}autopush = yes\nverified_push = yes\n"),
+            0o600,
+            "autopush and verified_push cannot both be enabled in",
+        ),
+        (
+            "empty-cafile.conf",
+            format!("{base}cafile =\n"),
+            0o600,
+            "Parse error in",
+        ),
+        (
+            "empty-proxy.conf",
+            format!("{base}http_proxy =\n"),
+            0o600,
+            "Parse error in",
+        ),
+        (
+            "world-readable.conf",
+            base.clone(),
+            0o644,
+            "must be readable only by user 'root'",
+        ),
+        (
+            "group-readable.conf",
+            base.clone(),
+            0o640,
+            "must be readable only by user 'root'",
+        ),
+        (
+            "no-section-line.conf",
+            format!("{base}[duo\n"),
+            0o600,
+            "Parse error in",
+        ),
     ];
     for (name, body, mode, want) in cases {
         let p = m.dir.join(name);
@@ -270,13 +350,20 @@ fn config_problems_deny_even_when_failsafe() {
         let (out, _) = login(&p, "alice", "RAN-config", &[]);
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{name} must deny: {stderr}");
-        assert!(!text(&out.stdout).contains("RAN-config"), "{name} ran the command");
+        assert!(
+            !text(&out.stdout).contains("RAN-config"),
+            "{name} ran the command"
+        );
         assert!(stderr.contains(want), "{name}: want {want:?} in {stderr}");
     }
     let missing = m.dir.join("does-not-exist.conf");
     let (out, _) = login(&missing, "alice", "RAN-config", &[]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("No such file or directory"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("No such file or directory"),
+        "{}",
+        text(&out.stderr)
+    );
     // A correct config after all that still works, so the denials above were the config's doing.
     let good = write_conf(&m.dir.join("good.conf"), &base);
     let (out, _) = login(&good, "alice", "RAN-good", &[]);
@@ -298,7 +385,10 @@ fn proxy_environment_is_ignored() {
     let (out, _) = login(&c, "preauth-deny", "RAN-env", &env);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("[4] Aborted Duo login for 'preauth-deny': preauth-denied"), "{stderr}");
+    assert!(
+        stderr.contains("[4] Aborted Duo login for 'preauth-deny': preauth-denied"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("Failsafe"), "{stderr}");
 }
 
@@ -313,7 +403,10 @@ fn version_and_usage() {
         Duration::from_secs(10),
     );
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr).trim(), format!("login_duo {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!("login_duo {}", env!("CARGO_PKG_VERSION"))
+    );
     let (out, _) = run_with_limit(
         {
             let mut c = Command::new(bin("login_duo"));
@@ -325,7 +418,9 @@ fn version_and_usage() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("invalid option -- 'l'"), "{err}");
-    assert!(err.contains("Usage: login_duo [-v] [-c config] [-d] [-f duouser] [-h host] [prog [args...]]"));
+    assert!(err.contains(
+        "Usage: login_duo [-v] [-c config] [-d] [-f duouser] [-h host] [prog [args...]]"
+    ));
 }
 
 /// Start login_duo on a pseudo-terminal: `-d -c conf -f user -- sh -c 'echo marker'`.
@@ -358,9 +453,18 @@ fn menu_push_approval() {
     let reqs = m.requests();
     let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
     assert_eq!(auth.len(), 1);
-    assert_eq!(auth[0]["params"]["async"], "1", "interactive login_duo polls asynchronously");
-    assert_eq!(auth[0]["params"]["prompt"], "push1", "menu key 1 maps to its factor");
-    assert!(reqs.iter().any(|r| r["path"] == "/auth/v2/auth_status"), "status was polled");
+    assert_eq!(
+        auth[0]["params"]["async"], "1",
+        "interactive login_duo polls asynchronously"
+    );
+    assert_eq!(
+        auth[0]["params"]["prompt"], "push1",
+        "menu key 1 maps to its factor"
+    );
+    assert!(
+        reqs.iter().any(|r| r["path"] == "/auth/v2/auth_status"),
+        "status was polled"
+    );
 }
 
 #[test]
@@ -391,7 +495,11 @@ fn prompts_exhausted_denies() {
     let status = p.finish(T).expect("exits");
     assert_eq!(status.code(), Some(1), "{}", p.transcript);
     assert!(!p.transcript.contains("RAN-exhaust"));
-    assert_eq!(p.transcript.matches(MENU_END).count(), 2, "prompts = 2 means two menus");
+    assert_eq!(
+        p.transcript.matches(MENU_END).count(),
+        2,
+        "prompts = 2 means two menus"
+    );
 }
 
 #[test]
@@ -408,7 +516,10 @@ fn ssh_original_command_is_headless() {
     let mut p = PtyChild::spawn(cmd).expect("spawn");
     p.expect("RAN-headless", T).unwrap();
     assert!(p.finish(T).is_some_and(|s| s.success()));
-    assert!(!p.transcript.contains(MENU_END), "headless never shows the menu");
+    assert!(
+        !p.transcript.contains(MENU_END),
+        "headless never shows the menu"
+    );
     let reqs = m.requests();
     let auth = requests_for(&reqs, "/auth/v2/auth", "alice");
     assert_eq!(auth[0]["params"]["async"], "0");
@@ -420,7 +531,8 @@ fn autopush_falls_back_to_the_menu() {
     let m = mock();
     let c = conf(&m, "autopush.conf", "autopush = yes");
     let mut p = interactive(&c, "pushdeny", "echo RAN-autopush", &[]);
-    p.expect("Autopushing login request to phone...", T).unwrap();
+    p.expect("Autopushing login request to phone...", T)
+        .unwrap();
     p.expect("[4] Failed Duo login for 'pushdeny'", T).unwrap();
     p.expect(MENU_END, T).unwrap();
     p.send("123456\n");
@@ -443,7 +555,10 @@ fn duo_passcode_from_environment_is_used_and_removed() {
     assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
     assert!(!p.transcript.contains(MENU_END));
     let reqs = m.requests();
-    assert_eq!(requests_for(&reqs, "/auth/v2/auth", "alice")[0]["params"]["prompt"], "123456");
+    assert_eq!(
+        requests_for(&reqs, "/auth/v2/auth", "alice")[0]["params"]["prompt"],
+        "123456"
+    );
 }
 
 #[test]
@@ -495,9 +610,17 @@ fn motd_only_for_interactive_sessions() {
     p.expect(marker, T).unwrap();
     p.expect("RAN-motd", T).unwrap();
     assert!(p.finish(T).is_some_and(|s| s.success()));
-    let (out, _) = login(&c, "alice", "RAN-motd-headless", &[("SSH_ORIGINAL_COMMAND", "x")]);
+    let (out, _) = login(
+        &c,
+        "alice",
+        "RAN-motd-headless",
+        &[("SSH_ORIGINAL_COMMAND", "x")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!text(&out.stdout).contains(marker), "no MOTD for a headless session");
+    assert!(
+        !text(&out.stdout).contains(marker),
+        "no MOTD for a headless session"
+    );
 }
 
 #[test]
@@ -507,9 +630,19 @@ fn sanitises_control_characters_from_the_server() {
     let mut p = interactive(&c, "evil-msg", "echo RAN-evil", &[]);
     let status = p.finish(T).expect("exits");
     assert_eq!(status.code(), Some(1));
-    assert!(p.transcript.contains("?]0;PWNED? denied"), "{}", p.transcript);
-    assert!(!p.transcript.contains('\u{1b}'), "no ESC reaches the terminal");
-    assert!(!p.transcript.contains('\u{7}'), "no BEL reaches the terminal");
+    assert!(
+        p.transcript.contains("?]0;PWNED? denied"),
+        "{}",
+        p.transcript
+    );
+    assert!(
+        !p.transcript.contains('\u{1b}'),
+        "no ESC reaches the terminal"
+    );
+    assert!(
+        !p.transcript.contains('\u{7}'),
+        "no BEL reaches the terminal"
+    );
 }
 
 #[test]
@@ -518,7 +651,14 @@ fn sigpipe_is_default_in_the_command() {
     let c = conf(&m, "sigpipe.conf", "");
     let (out, _) = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
     let stdout = text(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with("SigIgn:")).expect("SigIgn line");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("SigIgn:"))
+        .expect("SigIgn line");
     let mask = u64::from_str_radix(line["SigIgn:".len()..].trim(), 16).expect("hex mask");
-    assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is ignored in the command: {line}");
+    assert_eq!(
+        mask & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE is ignored in the command: {line}"
+    );
 }
