@@ -278,6 +278,30 @@ fn silent_server_is_bounded_by_https_timeout() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// §0a D4 again, past TLS: preauth read and never answered.
+#[test]
+fn silent_preauth_after_tls_is_bounded() {
+    let m = mock();
+    for (mode, ok) in [("safe", true), ("secure", false)] {
+        let c = conf(
+            &m,
+            &format!("silent-{mode}.conf"),
+            &format!("failmode = {mode}\nhttps_timeout = 2"),
+        );
+        let (out, elapsed) = login(&c, "silent-preauth", "RAN-silent-tls", &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{stderr}");
+        assert!(
+            stderr.contains("Duo login for 'silent-preauth': Couldn't connect to 127.0.0.1:"),
+            "{stderr}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "verdict took {elapsed:?}, bound is 2 s + 2 s"
+        );
+    }
+}
+
 /// §0a D1: every config problem denies, even with failmode = safe.
 #[test]
 fn config_problems_deny_even_when_failsafe() {
@@ -660,5 +684,232 @@ fn sigpipe_is_default_in_the_command() {
         mask & (1 << (libc::SIGPIPE - 1)),
         0,
         "SIGPIPE is ignored in the command: {line}"
+    );
+}
+
+/// SPEC §1.10: 429 with Retry-After is waited out and retried; one that never ends aborts.
+#[test]
+fn rate_limiting_is_obeyed_and_bounded() {
+    let m = mock();
+    let c = conf(&m, "429.conf", "failmode = safe\nhttps_timeout = 20");
+    for user in ["retry-after-1", "rate-limited"] {
+        let (out, elapsed) = login(&c, user, "RAN-429", &[]);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{user}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "[4] Skipped Duo login for '{user}': preauth-allowed"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            elapsed >= Duration::from_secs(1),
+            "{user} waited the back-off"
+        );
+        let pre = requests_for(&m.requests(), "/auth/v2/preauth", user).len();
+        assert_eq!(pre, 2, "{user}: one 429, then one retry");
+    }
+    // A server that rate-limits forever: capped, and an abort, never a failmode allow.
+    let c = conf(&m, "429-forever.conf", "failmode = safe\nhttps_timeout = 4");
+    let (out, _) = login(&c, "always-429", "RAN-429", &[]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[4] Aborted Duo login for 'always-429': HTTP 429"),
+        "{stderr}"
+    );
+    let n = requests_for(&m.requests(), "/auth/v2/preauth", "always-429").len();
+    assert!(
+        (1..=8).contains(&n),
+        "429 retries are capped ({n} requests)"
+    );
+}
+
+/// SPEC §1.7: one TLS connection carries ping, preauth and auth of a login.
+#[test]
+fn one_connection_per_login() {
+    let m = mock();
+    let c = conf(&m, "keepalive.conf", "");
+    let (out, _) = login(&c, "alice", "RAN-keepalive", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reqs = m.requests();
+    let paths: Vec<&str> = reqs.iter().filter_map(|r| r["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/auth/v2/ping", "/auth/v2/preauth", "/auth/v2/auth"]
+    );
+    let conns: std::collections::HashSet<u64> =
+        reqs.iter().filter_map(|r| r["conn"].as_u64()).collect();
+    assert_eq!(conns.len(), 1, "all requests on one connection: {conns:?}");
+}
+
+/// A CONNECT proxy on loopback: forwards to `target`, or answers every CONNECT with `refuse`.
+/// Returns its port and the CONNECT requests it saw.
+fn start_proxy(
+    target: u16,
+    refuse: Option<&'static str>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+                let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                log.lock().expect("lock").push(head);
+                let mut client = client;
+                if let Some(reply) = refuse {
+                    let _ = client.write_all(reply.as_bytes());
+                    return;
+                }
+                let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut c2, mut u2) = (
+                    client.try_clone().expect("clone"),
+                    upstream.try_clone().expect("clone"),
+                );
+                let mut upstream = upstream;
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                });
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Both);
+                let _ = t.join();
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// SPEC §2.4: `http_proxy` from the config tunnels with CONNECT; SNI and the signature stay the
+/// API host's; a 407 is a failmode event with the proxy's status line.
+#[test]
+fn http_proxy_from_config() {
+    let m = mock();
+    let (port, seen) = start_proxy(m.port, None);
+    let c = conf(
+        &m,
+        "proxy.conf",
+        &format!("http_proxy = http://us:pw@127.0.0.1:{port}"),
+    );
+    let (out, _) = login(&c, "alice", "RAN-proxy", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("RAN-proxy"));
+    let heads = seen.lock().expect("lock").clone();
+    assert_eq!(heads.len(), 1, "one tunnel for the whole login");
+    assert!(
+        heads[0].starts_with(&format!("CONNECT 127.0.0.1:{} HTTP/1.0\r\n", m.port)),
+        "{:?}",
+        heads[0]
+    );
+    assert!(
+        heads[0].contains("Proxy-Authorization: Basic dXM6cHc=\r\n"),
+        "{:?}",
+        heads[0]
+    );
+
+    let (port, _) = start_proxy(
+        m.port,
+        Some("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
+    );
+    for (mode, ok, word) in [("safe", true, "Failsafe"), ("secure", false, "Failsecure")] {
+        let c = conf(
+            &m,
+            &format!("proxy407-{mode}.conf"),
+            &format!("http_proxy = 127.0.0.1:{port}\nfailmode = {mode}"),
+        );
+        let (out, _) = login(&c, "alice", "RAN-407", &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{stderr}");
+        let want = format!("{word} Duo login for 'alice': Couldn't connect to 127.0.0.1:{}: Proxy error: HTTP/1.1 407 Proxy Authentication Required", m.port);
+        assert!(stderr.contains(&want), "want {want:?} in {stderr}");
+    }
+}
+
+/// The transport rows of SPEC §8: untrusted certificate, wrong name, unresolvable host and an
+/// unknown preauth result are failmode verdicts; an empty username is a local error.
+#[test]
+fn transport_failures_follow_failmode() {
+    let m = Mock::start(&["--listen", "0.0.0.0:0"]);
+    let base = format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\nhttps_timeout = 5\n");
+    let rows: Vec<(&str, String, &str)> = vec![
+        // No cafile: only the 15 pinned public roots are trusted, not the mock's CA.
+        (
+            "untrusted",
+            format!("host = 127.0.0.1:{}\n", m.port),
+            "certificate verify failed",
+        ),
+        // The certificate names localhost, 127.0.0.1 and ::1, not 127.0.0.2.
+        (
+            "wrong-name",
+            format!("host = 127.0.0.2:{}\ncafile = {}\n", m.port, m.ca.display()),
+            "certificate verify failed",
+        ),
+        (
+            "no-dns",
+            "host = duo-test.invalid\n".to_string(),
+            "Couldn't connect to duo-test.invalid: ",
+        ),
+    ];
+    for (name, host, want) in rows {
+        for (mode, ok, word) in [("safe", true, "Failsafe"), ("secure", false, "Failsecure")] {
+            let c = write_conf(
+                &m.dir.join(format!("{name}-{mode}.conf")),
+                &format!("{base}{host}failmode = {mode}\n"),
+            );
+            let (out, _) = login(&c, "alice", "RAN-transport", &[]);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.success(), ok, "{name} {mode}: {stderr}");
+            assert_eq!(
+                text(&out.stdout).contains("RAN-transport"),
+                ok,
+                "{name} {mode}"
+            );
+            assert!(
+                stderr.contains(&format!(
+                    "[4] {word} Duo login for 'alice': Couldn't connect to "
+                )),
+                "{name} {mode}: {stderr}"
+            );
+            assert!(
+                stderr.contains(want),
+                "{name} {mode}: want {want:?} in {stderr}"
+            );
+        }
+    }
+    let c = conf(&m, "result.conf", "failmode = secure");
+    let (out, _) = login(&c, "preauth-bad-result", "RAN-x", &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(
+            "Failsecure Duo login for 'preauth-bad-result': JSON invalid 'result': weird"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let c = conf(&m, "empty-user.conf", "failmode = safe");
+    let (out, _) = login(&c, "", "RAN-empty", &[]);
+    assert!(
+        !out.status.success(),
+        "an empty username is an error, not a failmode allow"
+    );
+    assert!(
+        text(&out.stderr).contains("[3] Error in Duo login for ''"),
+        "{}",
+        text(&out.stderr)
     );
 }

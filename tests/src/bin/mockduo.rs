@@ -16,10 +16,17 @@
 //! - `preauth-allow`, `preauth-deny`, `enroll`, `preauth-fail` (FAIL 1000),
 //!   `preauth-ok-missing_response`, `preauth-fail-missing_response`, `preauth-bad-stat`,
 //!   `preauth-allow-bad_response`, `bad-json` (empty 200 body), `evil-msg` (deny with terminal
-//!   escapes in status_msg).
+//!   escapes in status_msg), `preauth-bad-result` (result "weird").
 //! - a number `N` (e.g. `401`, `403`, `500`, `503`): bare HTTP status N at preauth.
 //! - `auth-500`: preauth asks for auth, `/auth` answers 500.
 //! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
+//! - `silent-preauth`: preauth is read over TLS and never answered.
+//! - `retry-after-N`: the first preauth gets 429 with `Retry-After: N`, then preauth allow.
+//! - `rate-limited`: the first preauth gets a bare 429, then preauth allow.
+//! - `always-429`: every preauth gets 429 with `Retry-After: 1`.
+//!
+//! Each record line also carries `conn`, a number per TCP connection, so tests can check
+//! keep-alive.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
@@ -41,6 +48,7 @@ struct State {
     record: Option<Mutex<std::fs::File>>,
     polls: Mutex<HashMap<String, u32>>,
     next_tx: AtomicU64,
+    next_conn: AtomicU64,
 }
 
 fn main() {
@@ -89,6 +97,7 @@ fn main() {
         }),
         polls: Mutex::new(HashMap::new()),
         next_tx: AtomicU64::new(1),
+        next_conn: AtomicU64::new(1),
     });
     if exit_on_eof {
         std::thread::spawn(|| {
@@ -188,10 +197,11 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
     };
     let tls = StreamOwned::new(conn, stream);
     let mut reader = std::io::BufReader::new(tls);
+    let conn_id = state.next_conn.fetch_add(1, Ordering::Relaxed);
     while let Some(req) = read_request(&mut reader) {
-        let (status, body) = handle(&req, &state);
+        let (status, body, extra) = handle(&req, &state, conn_id);
         let reply = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             if status == 200 { "OK" } else { "Status" },
             body.len()
         );
@@ -355,7 +365,31 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn handle(req: &Request, state: &State) -> (u16, String) {
+/// Answer a request: status, body and extra header lines.
+fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String) {
+    let (status, body) = answer(req, state, conn_id);
+    let user = parse_params(if req.method == "POST" {
+        &req.body
+    } else {
+        &req.query
+    })
+    .into_iter()
+    .find(|(k, _)| k == "username")
+    .map(|(_, v)| v)
+    .unwrap_or_default();
+    let extra = if status != 429 {
+        String::new()
+    } else if let Some(n) = user.strip_prefix("retry-after-") {
+        format!("Retry-After: {n}\r\n")
+    } else if user == "always-429" {
+        "Retry-After: 1\r\n".to_string()
+    } else {
+        String::new()
+    };
+    (status, body, extra)
+}
+
+fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
     let raw = if req.method == "POST" {
         &req.body
     } else {
@@ -366,7 +400,7 @@ fn handle(req: &Request, state: &State) -> (u16, String) {
     if let Some(rec) = &state.record {
         let p: serde_json::Map<String, Value> =
             params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let line = json!({"method": req.method, "path": req.path, "params": p,
+        let line = json!({"method": req.method, "path": req.path, "params": p, "conn": conn_id,
             "sig_ok": verdict.is_ok(), "reason": verdict.as_ref().err()});
         if let Ok(mut f) = rec.lock() {
             let _ = writeln!(f, "{line}");
@@ -388,7 +422,16 @@ fn handle(req: &Request, state: &State) -> (u16, String) {
     let user = get("username");
     match req.path.as_str() {
         "/auth/v2/ping" => ok(json!({"time": now()})),
-        "/auth/v2/preauth" => preauth(user, get("client_supports_verified_push") == "1"),
+        "/auth/v2/preauth" => {
+            if rate_limited(state, user) {
+                return (
+                    429,
+                    json!({"stat": "FAIL", "code": 42901, "message": "Too Many Requests"})
+                        .to_string(),
+                );
+            }
+            preauth(user, get("client_supports_verified_push") == "1")
+        }
         "/auth/v2/auth" => auth(state, user, get("prompt"), get("async") == "1"),
         "/auth/v2/auth_status" => status(state, get("txid")),
         _ => (
@@ -398,7 +441,27 @@ fn handle(req: &Request, state: &State) -> (u16, String) {
     }
 }
 
+/// Whether this preauth gets a 429 (the first one for `retry-after-N`/`rate-limited`, every
+/// one for `always-429`).
+fn rate_limited(state: &State, user: &str) -> bool {
+    if user == "always-429" {
+        return true;
+    }
+    if !(user.starts_with("retry-after-") || user == "rate-limited") {
+        return false;
+    }
+    let Ok(mut m) = state.polls.lock() else {
+        return false;
+    };
+    let n = m.entry(format!("429:{user}")).or_insert(0);
+    *n += 1;
+    *n == 1
+}
+
 fn preauth(user: &str, verified: bool) -> (u16, String) {
+    if user.starts_with("retry-after-") || user == "rate-limited" {
+        return ok(json!({"result": "allow", "status_msg": "preauth-allowed"}));
+    }
     if let Ok(code) = user.parse::<u16>() {
         return (
             code,
@@ -410,6 +473,10 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
         .and_then(|n| n.parse::<u64>().ok())
     {
         std::thread::sleep(Duration::from_secs(n.min(60)));
+    }
+    if user == "silent-preauth" {
+        // Read the request, never answer (the client must give up on its own).
+        std::thread::sleep(Duration::from_secs(120));
     }
     match user {
         "preauth-allow" => ok(json!({"result": "allow", "status_msg": "preauth-allowed"})),
@@ -432,6 +499,7 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
         ),
         "preauth-allow-bad_response" => ok(json!({"result": "allow"})),
         "bad-json" => (200, String::new()),
+        "preauth-bad-result" => ok(json!({"result": "weird", "status_msg": "?"})),
         _ => ok(menu(user, verified)),
     }
 }
