@@ -891,6 +891,14 @@ fn transport_failures_follow_failmode() {
             );
         }
     }
+    let c = conf(&m, "big.conf", "failmode = secure");
+    let (out, _) = login(&c, "oversized", "RAN-big", &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("response body too large"),
+        "{}",
+        text(&out.stderr)
+    );
     let c = conf(&m, "result.conf", "failmode = secure");
     let (out, _) = login(&c, "preauth-bad-result", "RAN-x", &[]);
     assert!(!out.status.success());
@@ -909,6 +917,36 @@ fn transport_failures_follow_failmode() {
     );
     assert!(
         text(&out.stderr).contains("[3] Error in Duo login for ''"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// SPEC §3.4: a user outside every configured group bypasses Duo; a member needs it.
+#[test]
+fn group_filter() {
+    let m = mock();
+    let c = conf(&m, "groups-out.conf", "groups = duo-test-nosuchgroup-*");
+    let (out, _) = login(&c, "alice", "RAN-bypass", &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(text(&out.stdout).contains("RAN-bypass"));
+    assert!(
+        stderr.contains("[6] User alice bypassed Duo 2FA due to user's UNIX group"),
+        "{stderr}"
+    );
+    assert!(m.requests().is_empty(), "a bypassed user never reaches Duo");
+    let c = conf(&m, "groups-in.conf", "groups = *,!duo-test-nosuchgroup");
+    let (out, _) = login(&c, "pushdeny", "RAN-member", &[]);
+    assert!(
+        !out.status.success(),
+        "root is in '*': Duo is required and denies"
+    );
+    assert!(!text(&out.stdout).contains("RAN-member"));
+    let c = conf(&m, "groups-negated.conf", "groups = !root");
+    let (out, _) = login(&c, "alice", "RAN-negated", &[]);
+    assert!(
+        text(&out.stderr).contains("All configured groups are negated"),
         "{}",
         text(&out.stderr)
     );

@@ -16,7 +16,7 @@
 //! - `preauth-allow`, `preauth-deny`, `enroll`, `preauth-fail` (FAIL 1000),
 //!   `preauth-ok-missing_response`, `preauth-fail-missing_response`, `preauth-bad-stat`,
 //!   `preauth-allow-bad_response`, `bad-json` (empty 200 body), `evil-msg` (deny with terminal
-//!   escapes in status_msg), `preauth-bad-result` (result "weird").
+//!   escapes in status_msg), `preauth-bad-result` (result "weird"), `oversized` (a 2 MiB body).
 //! - a number `N` (e.g. `401`, `403`, `500`, `503`): bare HTTP status N at preauth.
 //! - `auth-500`: preauth asks for auth, `/auth` answers 500.
 //! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
@@ -499,6 +499,10 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
         ),
         "preauth-allow-bad_response" => ok(json!({"result": "allow"})),
         "bad-json" => (200, String::new()),
+        "oversized" => (
+            200,
+            format!("{{\"stat\":\"OK\",\"pad\":\"{}\"}}", "x".repeat(2 << 20)),
+        ),
         "preauth-bad-result" => ok(json!({"result": "weird", "status_msg": "?"})),
         _ => ok(menu(user, verified)),
     }
