@@ -1,1 +1,200 @@
 //! `pam_duo.so`: a PAM module adding Duo two-factor authentication (SPEC §6).
+//!
+//! Only `pam_sm_authenticate` does work; it is a pure second factor and never reads or sets
+//! the password. A panic inside it is caught and denies the login (PAM_SERVICE_ERR).
+
+mod conv;
+
+use std::ffi::CStr;
+use std::path::PathBuf;
+
+use duo::client::Client;
+use duo::config::{self, Frontend};
+use duo::log::{log, outcome_line, Priority};
+use duo::login::{self, Flags, Request, Verdict};
+use pam::constants::{PamFlag, PamResultCode};
+use pam::conv::Conv;
+use pam::items::{RHost, Service};
+use pam::module::{PamHandle, PamHooks};
+
+/// Default configuration file.
+const DEFAULT_CONF: &str = "/etc/duo/pam_duo.conf";
+
+struct PamDuo;
+pam::pam_hooks!(PamDuo);
+
+impl PamHooks for PamDuo {
+    fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, &args)))
+            .unwrap_or(PamResultCode::PAM_SERVICE_ERR)
+    }
+
+    fn sm_setcred(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+
+    fn acct_mgmt(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+
+    fn sm_open_session(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+
+    fn sm_close_session(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SUCCESS
+    }
+
+    fn sm_chauthtok(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
+        PamResultCode::PAM_SERVICE_ERR
+    }
+}
+
+/// Module arguments: `conf=<path>` (last wins) and `debug`. Anything else is an error.
+fn parse_args(args: &[&CStr]) -> Result<PathBuf, ()> {
+    let mut conf = PathBuf::from(DEFAULT_CONF);
+    let mut bad = false;
+    for a in args {
+        let a = a.to_string_lossy();
+        if let Some(p) = a.strip_prefix("conf=") {
+            conf = PathBuf::from(p);
+        } else if a == "debug" {
+            duo::log::set_debug(true);
+        } else {
+            log(Priority::Err, &format!("Invalid pam_duo option: '{a}'"));
+            bad = true;
+        }
+    }
+    if bad {
+        Err(())
+    } else {
+        Ok(conf)
+    }
+}
+
+fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
+    use PamResultCode::*;
+    log(Priority::Info, "starting Duo Unix: PAM Duo");
+    let Ok(path) = parse_args(args) else {
+        return PAM_SERVICE_ERR;
+    };
+    log(
+        Priority::Info,
+        &format!("Loading config file {}", path.display()),
+    );
+    let mut diag = |p: Priority, m: &str| log(p, m);
+    let cfg = match config::load(&path, Frontend::Pam, &mut diag) {
+        Ok(c) => c,
+        Err(e) => {
+            if let config::ConfigError::Parse { detail, .. } = &e {
+                log(Priority::Err, detail);
+            }
+            // §0a D1: a config problem denies whatever failmode says.
+            log(Priority::Err, &e.message(&path, "root"));
+            return PAM_SERVICE_ERR;
+        }
+    };
+    if duo::groups::all_negated(&cfg.groups) {
+        log(Priority::Warning, duo::groups::ALL_NEGATED_WARNING);
+    }
+    let Ok(user) = pamh.get_user(None) else {
+        return PAM_USER_UNKNOWN;
+    };
+    let Some(mut account) = duo::account::by_name(&user) else {
+        return PAM_USER_UNKNOWN;
+    };
+    let service = match pamh.get_item::<Service>() {
+        Ok(Some(s)) => s.to_string_lossy().into_owned(),
+        _ => return PAM_SERVICE_ERR,
+    };
+    let mut flags = Flags {
+        auto: cfg.autopush,
+        verified_push: cfg.verified_push,
+        ..Flags::default()
+    };
+    let mut command = None;
+    match service.as_str() {
+        "sshd" => flags.sync = true,
+        "sudo" => command = std::env::var("SUDO_COMMAND").ok(),
+        "su" | "su-l" if account.uid == 0 => {
+            // SAFETY: getuid cannot fail and touches no memory.
+            let caller = unsafe { libc::getuid() };
+            match duo::account::by_uid(caller) {
+                Some(a) => account = a,
+                None => return PAM_USER_UNKNOWN,
+            }
+        }
+        _ => {}
+    }
+    if !cfg.groups.is_empty() {
+        match duo::account::group_names(&account) {
+            Err(e) => {
+                log(
+                    Priority::Err,
+                    &format!(
+                        "Couldn't get groups for '{}': {}",
+                        account.name,
+                        config::strerror(&e)
+                    ),
+                );
+                return PAM_SERVICE_ERR;
+            }
+            Ok(names) if !duo::groups::matches(&cfg.groups, &names) => {
+                log(
+                    Priority::Info,
+                    &format!(
+                        "User {} bypassed Duo 2FA due to user's UNIX group",
+                        account.name
+                    ),
+                );
+                return PAM_SUCCESS;
+            }
+            Ok(_) => {}
+        }
+    }
+    let duo_user = duo::gecos::duo_username(&cfg, &account);
+    let rhost = match pamh.get_item::<RHost>() {
+        Ok(Some(h)) => Some(h.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    let addr = duo::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
+    let mut client = match Client::open(&cfg, "pam_duo") {
+        Ok(c) => c,
+        Err(why) => {
+            log(Priority::Debug, &why);
+            log(
+                Priority::Err,
+                &outcome_line(
+                    "Couldn't open Duo API handle",
+                    Some(&account.name),
+                    addr.as_deref(),
+                    None,
+                ),
+            );
+            return PAM_SERVICE_ERR;
+        }
+    };
+    let conv_item = pamh.get_item::<Conv>().ok().flatten();
+    let mut ui = conv::PamConversation::new(conv_item);
+    let verdict = login::run(
+        &cfg,
+        &mut client,
+        Request {
+            duo_user: &duo_user,
+            fail_user: &account.name,
+            addr: addr.as_deref(),
+            command: command.as_deref(),
+            flags,
+            prompts: cfg.prompts,
+            autopush_fallback: false,
+            env_factor: None,
+        },
+        &mut ui,
+    );
+    match verdict {
+        Verdict::Success | Verdict::Skipped | Verdict::FailSafe => PAM_SUCCESS,
+        Verdict::Aborted => PAM_ABORT,
+        Verdict::FailSecure | Verdict::Error => PAM_SERVICE_ERR,
+        Verdict::MaxTries => PAM_MAXTRIES,
+    }
+}

@@ -13,6 +13,8 @@ pub struct PtyChild {
     child: Child,
     /// Everything read from the terminal so far.
     pub transcript: String,
+    /// Where the next [`PtyChild::expect`] starts looking: just past the last match.
+    cursor: usize,
 }
 
 impl PtyChild {
@@ -58,6 +60,7 @@ impl PtyChild {
             master: File::from(master),
             child,
             transcript: String::new(),
+            cursor: 0,
         })
     }
 
@@ -85,12 +88,13 @@ impl PtyChild {
         }
     }
 
-    /// Wait until the transcript contains `needle`, for at most `timeout`.
+    /// Wait until the output after the previous match contains `needle`, for at most
+    /// `timeout`; the next call then looks after this match.
     pub fn expect(&mut self, needle: &str, timeout: Duration) -> Result<(), String> {
         let end = Instant::now() + timeout;
-        let start = self.transcript.len();
         loop {
-            if self.transcript[start.min(self.transcript.len())..].contains(needle) {
+            if let Some(i) = self.transcript[self.cursor..].find(needle) {
+                self.cursor += i + needle.len();
                 return Ok(());
             }
             let now = Instant::now();
@@ -101,14 +105,14 @@ impl PtyChild {
                 ));
             }
             if !self.read_some(end - now) {
-                return if self.transcript[start.min(self.transcript.len())..].contains(needle) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "output ended before {needle:?}; transcript:\n{}",
-                        self.transcript
-                    ))
-                };
+                if let Some(i) = self.transcript[self.cursor..].find(needle) {
+                    self.cursor += i + needle.len();
+                    return Ok(());
+                }
+                return Err(format!(
+                    "output ended before {needle:?}; transcript:\n{}",
+                    self.transcript
+                ));
             }
         }
     }

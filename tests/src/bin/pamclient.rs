@@ -1,0 +1,204 @@
+//! A small PAM application on the real libpam, for tests.
+//!
+//! `pamclient --confdir DIR --service NAME --user USER [--rhost HOST] [--answer TEXT]...
+//!            [--cycles N] [--stats]`
+//!
+//! Runs `pam_start_confdir` / `pam_authenticate` / `pam_end` (N times), answering echo-on
+//! prompts from the `--answer` list in order (none left: a conversation error), and prints
+//! `PROMPT <text>`, `INFO <text>`, `ERROR <text>` for each message and `RESULT <code> <text>`
+//! per cycle. `--stats` prints open fds, threads and VmRSS before and after the cycles.
+
+use std::collections::VecDeque;
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::Mutex;
+
+#[repr(C)]
+struct PamMessage {
+    msg_style: c_int,
+    msg: *const c_char,
+}
+
+#[repr(C)]
+struct PamResponse {
+    resp: *mut c_char,
+    resp_retcode: c_int,
+}
+
+#[repr(C)]
+struct PamConv {
+    conv: extern "C" fn(c_int, *mut *const PamMessage, *mut *mut PamResponse, *mut c_void) -> c_int,
+    appdata_ptr: *mut c_void,
+}
+
+#[link(name = "pam")]
+extern "C" {
+    fn pam_start_confdir(
+        service: *const c_char,
+        user: *const c_char,
+        conv: *const PamConv,
+        confdir: *const c_char,
+        pamh: *mut *mut c_void,
+    ) -> c_int;
+    fn pam_authenticate(pamh: *mut c_void, flags: c_int) -> c_int;
+    fn pam_end(pamh: *mut c_void, status: c_int) -> c_int;
+    fn pam_set_item(pamh: *mut c_void, item_type: c_int, item: *const c_void) -> c_int;
+    fn pam_strerror(pamh: *mut c_void, errnum: c_int) -> *const c_char;
+}
+
+const PAM_RHOST: c_int = 4;
+const PAM_PROMPT_ECHO_OFF: c_int = 1;
+const PAM_PROMPT_ECHO_ON: c_int = 2;
+const PAM_ERROR_MSG: c_int = 3;
+const PAM_TEXT_INFO: c_int = 4;
+const PAM_CONV_ERR: c_int = 19;
+
+static ANSWERS: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+extern "C" fn conversation(
+    n: c_int,
+    msgs: *mut *const PamMessage,
+    resp: *mut *mut PamResponse,
+    _data: *mut c_void,
+) -> c_int {
+    if n <= 0 || msgs.is_null() || resp.is_null() {
+        return PAM_CONV_ERR;
+    }
+    // SAFETY: calloc returns zeroed memory for `n` responses or NULL; libpam frees it.
+    let out =
+        unsafe { libc::calloc(n as usize, std::mem::size_of::<PamResponse>()) } as *mut PamResponse;
+    if out.is_null() {
+        return PAM_CONV_ERR;
+    }
+    for i in 0..n as usize {
+        // SAFETY: Linux-PAM passes an array of `n` valid message pointers.
+        let m = unsafe { &**msgs.add(i) };
+        let text = if m.msg.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a NUL-terminated message string from libpam.
+            unsafe { CStr::from_ptr(m.msg) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        match m.msg_style {
+            PAM_PROMPT_ECHO_ON | PAM_PROMPT_ECHO_OFF => {
+                println!("PROMPT {text}");
+                let answer = ANSWERS.lock().ok().and_then(|mut a| a.pop_front());
+                let Some(answer) = answer else {
+                    // SAFETY: frees the array allocated above (no strings were set yet
+                    // for later entries; earlier ones are freed by the loop below).
+                    unsafe {
+                        for j in 0..i {
+                            libc::free((*out.add(j)).resp.cast());
+                        }
+                        libc::free(out.cast());
+                    }
+                    return PAM_CONV_ERR;
+                };
+                let c = CString::new(answer).unwrap_or_default();
+                // SAFETY: strdup copies a valid C string; libpam frees it.
+                unsafe { (*out.add(i)).resp = libc::strdup(c.as_ptr()) };
+            }
+            PAM_TEXT_INFO => println!("INFO {text}"),
+            PAM_ERROR_MSG => println!("ERROR {text}"),
+            _ => println!("OTHER {text}"),
+        }
+    }
+    // SAFETY: `resp` is a valid out-pointer from libpam.
+    unsafe { *resp = out };
+    0
+}
+
+fn stats(tag: &str) {
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("0")
+            .to_string()
+    };
+    println!(
+        "STATS {tag} fds={fds} threads={} rss_kb={}",
+        get("Threads:"),
+        get("VmRSS:")
+    );
+}
+
+fn main() {
+    let mut confdir = String::new();
+    let mut service = String::new();
+    let mut user = String::new();
+    let mut rhost = None;
+    let mut cycles = 1u32;
+    let mut want_stats = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_default();
+        match a.as_str() {
+            "--confdir" => confdir = val(),
+            "--service" => service = val(),
+            "--user" => user = val(),
+            "--rhost" => rhost = Some(val()),
+            "--answer" => {
+                let v = val();
+                if let Ok(mut q) = ANSWERS.lock() {
+                    q.push_back(v);
+                }
+            }
+            "--cycles" => cycles = val().parse().unwrap_or(1),
+            "--stats" => want_stats = true,
+            other => {
+                eprintln!("pamclient: unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let (svc, usr, dir) = (
+        CString::new(service).unwrap_or_default(),
+        CString::new(user).unwrap_or_default(),
+        CString::new(confdir).unwrap_or_default(),
+    );
+    let host = rhost.map(|h| CString::new(h).unwrap_or_default());
+    let conv = PamConv {
+        conv: conversation,
+        appdata_ptr: std::ptr::null_mut(),
+    };
+    for i in 0..cycles {
+        if want_stats && (i == 0 || i == 50) {
+            stats(if i == 0 { "start" } else { "warm" });
+        }
+        let mut pamh: *mut c_void = std::ptr::null_mut();
+        // SAFETY: all strings are valid C strings, `conv` outlives the handle.
+        let rc = unsafe {
+            pam_start_confdir(svc.as_ptr(), usr.as_ptr(), &conv, dir.as_ptr(), &mut pamh)
+        };
+        if rc != 0 {
+            println!("RESULT {rc} pam_start failed");
+            std::process::exit(1);
+        }
+        if let Some(h) = &host {
+            // SAFETY: pamh is a live handle; PAM copies the string.
+            unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr().cast()) };
+        }
+        // SAFETY: pamh is a live handle.
+        let r = unsafe { pam_authenticate(pamh, 0) };
+        // SAFETY: pam_strerror returns a static string for a live handle.
+        let text = unsafe { CStr::from_ptr(pam_strerror(pamh, r)) }
+            .to_string_lossy()
+            .into_owned();
+        if cycles == 1 || i + 1 == cycles {
+            println!("RESULT {r} {text}");
+        }
+        // SAFETY: ends the handle started above, exactly once.
+        unsafe { pam_end(pamh, r) };
+    }
+    if want_stats {
+        stats("end");
+    }
+}

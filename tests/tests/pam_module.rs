@@ -1,0 +1,377 @@
+//! `pam_duo.so` loaded by the real libpam (through `pamclient`, which uses
+//! `pam_start_confdir` with a private service directory) against the mock Duo service.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use duo_tests::users::TempUser;
+use duo_tests::Mock;
+
+const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+const PAM_SUCCESS: i32 = 0;
+const PAM_SERVICE_ERR: i32 = 3;
+const PAM_USER_UNKNOWN: i32 = 10;
+const PAM_MAXTRIES: i32 = 11;
+const PAM_ABORT: i32 = 26;
+
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn module() -> PathBuf {
+    let p = target_dir().join("libpam_duo.so");
+    assert!(
+        p.exists(),
+        "{} missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+/// A PAM service directory with one service using the module.
+struct Setup {
+    mock: Mock,
+    confdir: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let mock = Mock::start(&[]);
+        let confdir = mock.dir.join("pam.d");
+        std::fs::create_dir_all(&confdir).expect("mkdir");
+        Setup { mock, confdir }
+    }
+
+    /// Write config `name` and a service of the same name whose auth stack is our module.
+    fn service(&self, name: &str, conf_extra: &str, module_args: &str) -> String {
+        let conf = self.mock.dir.join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n{conf_extra}\n",
+                self.mock.port,
+                self.mock.ca.display()
+            ),
+        )
+        .expect("write conf");
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::write(
+            self.confdir.join(name),
+            format!(
+                "auth required {} conf={} debug {module_args}\naccount required pam_permit.so\n",
+                module().display(),
+                conf.display()
+            ),
+        )
+        .expect("write service");
+        name.to_string()
+    }
+
+    fn run(
+        &self,
+        service: &str,
+        user: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
+        let mut cmd = Command::new(target_dir().join("pamclient"));
+        cmd.args(["--confdir"])
+            .arg(&self.confdir)
+            .args(["--service", service, "--user", user])
+            .args(extra)
+            .stdin(Stdio::null());
+        let out: Output = Command::new("timeout")
+            .arg("60")
+            .arg(cmd.get_program())
+            .args(cmd.get_args())
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .output()
+            .expect("run pamclient");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let code = stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .and_then(|r| r.split(' ').next())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
+        (code, stdout, stderr)
+    }
+}
+
+#[test]
+fn menu_push_success_and_the_conversation() {
+    let s = Setup::new();
+    let svc = s.service("duo-menu", "", "");
+    let (code, out, err) = s.run(
+        &svc,
+        "root",
+        &["--rhost", "203.0.113.9", "--answer", "1"],
+        &[],
+    );
+    assert_eq!(code, PAM_SUCCESS, "{out}\n{err}");
+    assert!(
+        out.contains("PROMPT Duo two-factor login for root"),
+        "{out}"
+    );
+    assert!(out.contains("Passcode or option (1-4): "), "{out}");
+    assert!(
+        out.contains("INFO Pushed a login request to your phone."),
+        "{out}"
+    );
+    assert!(out.contains("INFO Success. Logging you in..."), "{out}");
+    assert!(
+        err.contains("[6] Successful Duo login for 'root' from 203.0.113.9"),
+        "{err}"
+    );
+    let reqs = s.mock.requests();
+    let auth: Vec<_> = reqs
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/auth")
+        .collect();
+    assert_eq!(auth[0]["params"]["async"], "1");
+    assert_eq!(auth[0]["params"]["ipaddr"], "203.0.113.9");
+    assert!(reqs.iter().all(|r| r["sig_ok"] == true));
+}
+
+#[test]
+fn outcomes_map_to_pam_codes() {
+    let s = Setup::new();
+    let users: Vec<TempUser> = [
+        "pushdeny",
+        "preauth-deny",
+        "500",
+        "preauth-allow",
+        "auth-500",
+    ]
+    .iter()
+    .map(|g| TempUser::create("duop", g))
+    .collect();
+    let safe = s.service(
+        "duo-safe",
+        "send_gecos = yes\nautopush = yes\nprompts = 1\nfailmode = safe",
+        "",
+    );
+    let secure = s.service(
+        "duo-secure",
+        "send_gecos = yes\nautopush = yes\nprompts = 1\nfailmode = secure",
+        "",
+    );
+    let rows = [
+        (&users[0], &safe, PAM_MAXTRIES, "[4] Failed Duo login for '"),
+        (
+            &users[1],
+            &safe,
+            PAM_ABORT,
+            "[4] Aborted Duo login for 'preauth-deny': preauth-denied",
+        ),
+        (
+            &users[2],
+            &safe,
+            PAM_SUCCESS,
+            "[4] Failsafe Duo login for '500': HTTP 500",
+        ),
+        (
+            &users[2],
+            &secure,
+            PAM_SERVICE_ERR,
+            "[4] Failsecure Duo login for '500': HTTP 500",
+        ),
+        (
+            &users[3],
+            &secure,
+            PAM_SUCCESS,
+            "[4] Skipped Duo login for 'preauth-allow': preauth-allowed",
+        ),
+        (
+            &users[4],
+            &safe,
+            PAM_SERVICE_ERR,
+            "[3] Error in Duo login for 'auth-500': HTTP 500",
+        ),
+    ];
+    for (user, svc, want, line) in rows {
+        let (code, out, err) = s.run(svc, &user.name, &[], &[]);
+        assert_eq!(code, want, "{} via {svc}\n{out}\n{err}", user.name);
+        assert!(err.contains(line), "want {line:?}\n{err}");
+    }
+    // The "Failed" line names the OS user (SPEC §12.7).
+    let (_, _, err) = s.run(&safe, &users[0].name, &[], &[]);
+    assert!(
+        err.contains(&format!("[4] Failed Duo login for '{}'", users[0].name)),
+        "{err}"
+    );
+}
+
+#[test]
+fn refused_port_follows_failmode() {
+    let s = Setup::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = &s.confdir;
+    for (mode, want) in [("safe", PAM_SUCCESS), ("secure", PAM_SERVICE_ERR)] {
+        let conf = s.mock.dir.join(format!("refused-{mode}.conf"));
+        std::fs::write(
+            &conf,
+            format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\n"),
+        )
+        .expect("write");
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let svc = format!("duo-refused-{mode}");
+        std::fs::write(
+            dir.join(&svc),
+            format!(
+                "auth required {} conf={} debug\n",
+                module().display(),
+                conf.display()
+            ),
+        )
+        .expect("svc");
+        let (code, out, err) = s.run(&svc, "root", &[], &[]);
+        assert_eq!(code, want, "{out}\n{err}");
+        assert!(
+            err.contains(&format!("Couldn't connect to 127.0.0.1:{port}: ")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn local_problems_deny() {
+    let s = Setup::new();
+    // Config readable by others, with failmode = safe: denied (§0a D1).
+    let svc = s.service("duo-perm", "failmode = safe", "");
+    let conf = s.mock.dir.join("duo-perm.conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (code, _, err) = s.run(&svc, "root", &[], &[]);
+    assert_eq!(code, PAM_SERVICE_ERR, "{err}");
+    assert!(
+        err.contains("must be readable only by user 'root'"),
+        "{err}"
+    );
+    // motd is not a pam_duo key.
+    let svc = s.service("duo-motd", "failmode = safe\nmotd = yes", "");
+    let (code, _, err) = s.run(&svc, "root", &[], &[]);
+    assert_eq!(code, PAM_SERVICE_ERR);
+    assert!(err.contains("Invalid pam_duo option: 'motd'"), "{err}");
+    // A bad module argument.
+    let svc = s.service("duo-arg", "", "bogus");
+    let (code, _, err) = s.run(&svc, "root", &[], &[]);
+    assert_eq!(code, PAM_SERVICE_ERR);
+    assert!(err.contains("Invalid pam_duo option: 'bogus'"), "{err}");
+    // An unknown user.
+    let svc = s.service("duo-unknown", "", "");
+    let (code, _, _) = s.run(&svc, "no-such-user-duo-test", &[], &[]);
+    assert_eq!(code, PAM_USER_UNKNOWN);
+    assert!(s.mock.requests().is_empty(), "none of these reached Duo");
+}
+
+#[test]
+fn prompts_exhausted_is_maxtries() {
+    let s = Setup::new();
+    let svc = s.service("duo-exhaust", "", "");
+    let answers = [
+        "--answer", "000000", "--answer", "111111", "--answer", "222222",
+    ];
+    let (code, out, err) = s.run(&svc, "root", &answers, &[]);
+    assert_eq!(code, PAM_MAXTRIES, "{out}\n{err}");
+    assert_eq!(out.matches("PROMPT Duo two-factor login").count(), 3);
+    assert_eq!(err.matches("[4] Failed Duo login for 'root'").count(), 3);
+}
+
+#[test]
+fn service_specific_behaviour() {
+    let s = Setup::new();
+    // sshd: synchronous /auth.
+    let svc = s.service("sshd", "autopush = yes", "");
+    let (code, _, err) = s.run(&svc, "root", &[], &[]);
+    assert_eq!(code, PAM_SUCCESS, "{err}");
+    // sudo with pushinfo: the command travels in pushinfo.
+    let svc = s.service("sudo", "autopush = yes\npushinfo = yes", "");
+    let (code, _, err) = s.run(&svc, "root", &[], &[("SUDO_COMMAND", "/usr/bin/id -u")]);
+    assert_eq!(code, PAM_SUCCESS, "{err}");
+    let reqs = s.mock.requests();
+    let auth: Vec<_> = reqs
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/auth")
+        .collect();
+    assert_eq!(auth.len(), 2);
+    assert_eq!(auth[0]["params"]["async"], "0", "sshd is synchronous");
+    assert_eq!(auth[1]["params"]["async"], "1");
+    let pushinfo = auth[1]["params"]["pushinfo"].as_str().unwrap_or("");
+    assert!(
+        pushinfo.ends_with("&Command=%2Fusr%2Fbin%2Fid%20-u"),
+        "{pushinfo}"
+    );
+    // su to root: the Duo username is the caller's (root here, running the test).
+    let svc = s.service("su", "autopush = yes", "");
+    let user = TempUser::create("duosu", "");
+    let (code, _, err) = s.run(&svc, "root", &[], &[]);
+    assert_eq!(code, PAM_SUCCESS, "{err}");
+    let (code, _, err) = s.run(&svc, &user.name, &[], &[]);
+    assert_eq!(code, PAM_SUCCESS, "{err}");
+    let reqs = s.mock.requests();
+    let pre: Vec<&str> = reqs
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/preauth")
+        .filter_map(|r| r["params"]["username"].as_str())
+        .collect();
+    assert_eq!(
+        pre[pre.len() - 1],
+        user.name,
+        "su to a non-root user: the target does 2FA"
+    );
+}
+
+/// 1,000 pam_start/pam_authenticate/pam_end cycles in one process: no growth in file
+/// descriptors or threads, bounded RSS.
+#[test]
+fn endurance_1000_cycles() {
+    let s = Setup::new();
+    let user = TempUser::create("duoe", "preauth-allow");
+    let svc = s.service("duo-endurance", "send_gecos = yes", "");
+    let conf_line = std::fs::read_to_string(s.confdir.join(&svc)).expect("read");
+    // No debug here: 1,000 cycles of log lines would only slow the run; syslog is used.
+    std::fs::write(s.confdir.join(&svc), conf_line.replace(" debug", "")).expect("write");
+    let (code, out, _) = s.run(&svc, &user.name, &["--cycles", "1000", "--stats"], &[]);
+    assert_eq!(code, PAM_SUCCESS, "{out}");
+    let stat = |tag: &str, key: &str| -> u64 {
+        out.lines()
+            .find(|l| l.starts_with(&format!("STATS {tag} ")))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
+    };
+    assert_eq!(
+        stat("start", "fds"),
+        stat("end", "fds"),
+        "file descriptors leaked"
+    );
+    assert_eq!(
+        stat("start", "threads"),
+        stat("end", "threads"),
+        "threads left behind"
+    );
+    let growth = stat("end", "rss_kb").saturating_sub(stat("warm", "rss_kb"));
+    assert!(growth < 2048, "RSS grew by {growth} KiB over 950 cycles");
+    let pre = s
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/preauth")
+        .count();
+    assert_eq!(pre, 1000, "every cycle asked Duo");
+}
