@@ -1,0 +1,147 @@
+//! A real `sudo` whose PAM service stacks `pam_duo.so`, against the mock Duo service.
+//!
+//! The test writes `/etc/sudoers.d/duo-test-<pid>` (a per-user `pam_service` and one allowed
+//! command) and `/etc/pam.d/duo-sudo-<pid>`, and removes both however it ends. A unique
+//! service name is used, so the module does not apply its `sudo`-only pushinfo rule here; that
+//! rule is covered through libpam in `pam_module.rs`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use duo_tests::users::TempUser;
+use duo_tests::Mock;
+
+fn module() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target")
+        .join("libpam_duo.so");
+    assert!(
+        p.exists(),
+        "{} missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+/// Removes the files this test put under /etc.
+struct EtcFiles(Vec<PathBuf>);
+
+impl Drop for EtcFiles {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+#[test]
+fn sudo_runs_the_command_only_after_approval() {
+    if Command::new("sudo").arg("-V").output().is_err() {
+        panic!("sudo is not installed (.ci/run installs it)");
+    }
+    let m = Mock::start(&[]);
+    std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let approve = TempUser::create("duosa", "alice");
+    let deny = TempUser::create("duosd", "pushdeny");
+    let pid = std::process::id();
+    let service = format!("duo-sudo-{pid}");
+    let conf = m.dir.join("sudo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+             host = 127.0.0.1:{}\ncafile = {}\nautopush = yes\nprompts = 1\nsend_gecos = yes\nfailmode = secure\n",
+            m.port,
+            m.ca.display()
+        ),
+    )
+    .expect("conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    let pam_file = PathBuf::from(format!("/etc/pam.d/{service}"));
+    let sudoers = PathBuf::from(format!("/etc/sudoers.d/duo-test-{pid}"));
+    let _cleanup = EtcFiles(vec![pam_file.clone(), sudoers.clone()]);
+    std::fs::write(
+        &pam_file,
+        format!(
+            "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+            module().display(),
+            conf.display()
+        ),
+    )
+    .expect("pam service");
+    let mut rules = String::new();
+    for u in [&approve, &deny] {
+        rules.push_str(&format!(
+            "Defaults:{0} pam_service={service}\nDefaults:{0} !lecture\n{0} ALL=(root) /usr/bin/id\n",
+            u.name
+        ));
+    }
+    std::fs::write(&sudoers, rules).expect("sudoers");
+    std::fs::set_permissions(&sudoers, std::fs::Permissions::from_mode(0o440)).expect("chmod");
+    let check = Command::new("visudo")
+        .args(["-c", "-f"])
+        .arg(&sudoers)
+        .output()
+        .expect("visudo");
+    assert!(
+        check.status.success(),
+        "sudoers file invalid: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let sudo_as = |u: &TempUser| {
+        Command::new("timeout")
+            .args([
+                "60",
+                "runuser",
+                "-u",
+                &u.name,
+                "--",
+                "sudo",
+                "-S",
+                "/usr/bin/id",
+                "-un",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sudo")
+    };
+    let out = sudo_as(&approve);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "approved sudo failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // sudo shows the module's status lines (PAM_TEXT_INFO) too.
+    assert!(stdout.contains("Success. Logging you in..."), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "root"),
+        "the command ran as root after approval: {stdout}"
+    );
+
+    let out = sudo_as(&deny);
+    assert!(!out.status.success(), "denied sudo must fail");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.lines().any(|l| l == "root"),
+        "the command must not run: {stdout}"
+    );
+    assert!(stdout.contains("Login request denied."), "{stdout}");
+
+    let users: Vec<String> = m
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/auth")
+        .filter_map(|r| r["params"]["username"].as_str().map(String::from))
+        .collect();
+    // One approval for alice; sudo retries a failed authentication itself (passwd_tries = 3).
+    assert_eq!(users[0], "alice");
+    assert_eq!(users.iter().filter(|u| *u == "alice").count(), 1);
+    assert_eq!(users[1..], ["pushdeny", "pushdeny", "pushdeny"]);
+}
