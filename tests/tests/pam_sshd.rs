@@ -1,0 +1,175 @@
+//! A real OpenSSH server on loopback with `pam_duo.so` in its PAM stack (keyboard-interactive),
+//! and a real `ssh` client on a pseudo-terminal answering the Duo menu.
+//!
+//! OpenSSH uses its program name as the PAM service name, so the server runs through a
+//! uniquely named symlink and the test writes `/etc/pam.d/<that name>`, removed however the
+//! test ends.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use duo_tests::pty::PtyChild;
+use duo_tests::users::TempUser;
+use duo_tests::Mock;
+
+fn module() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target")
+        .join("libpam_duo.so");
+    assert!(
+        p.exists(),
+        "{} missing: build the workspace first",
+        p.display()
+    );
+    p
+}
+
+/// The sshd process and the PAM service file; both go away on drop.
+struct Server {
+    child: Child,
+    pam_file: PathBuf,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.pam_file);
+    }
+}
+
+fn start_sshd(dir: &Path, conf: &Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let name = format!("sshd-duo-{}", std::process::id());
+    let link = dir.join(&name);
+    std::os::unix::fs::symlink("/usr/sbin/sshd", &link).expect("symlink sshd");
+    let pam_file = PathBuf::from(format!("/etc/pam.d/{name}"));
+    std::fs::write(
+        &pam_file,
+        format!(
+            "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+            module().display(),
+            conf.display()
+        ),
+    )
+    .expect("pam service");
+    let key = dir.join("hostkey");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success());
+    let cfg = dir.join("sshd_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nUsePAM yes\nKbdInteractiveAuthentication yes\n\
+             PasswordAuthentication no\nPubkeyAuthentication no\nAuthenticationMethods keyboard-interactive\n\
+             PidFile none\nStrictModes no\nLogLevel VERBOSE\n",
+            key.display()
+        ),
+    )
+    .expect("sshd_config");
+    std::fs::create_dir_all("/run/sshd").expect("privsep dir");
+    let child = Command::new(&link)
+        .args(["-D", "-e", "-f"])
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("sshd.log")).expect("log"),
+        ))
+        .spawn()
+        .expect("start sshd");
+    let server = Server {
+        child,
+        pam_file,
+        port,
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < end,
+            "sshd did not start: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+fn ssh(user: &str, port: u16, marker: &str) -> PtyChild {
+    let mut cmd = Command::new("ssh");
+    cmd.args([
+        "-p",
+        &port.to_string(),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PreferredAuthentications=keyboard-interactive",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        "-o",
+        "ConnectTimeout=10",
+        &format!("{user}@127.0.0.1"),
+        "echo",
+        marker,
+    ]);
+    PtyChild::spawn(cmd).expect("spawn ssh")
+}
+
+#[test]
+fn sshd_keyboard_interactive_with_duo() {
+    let m = Mock::start(&[]);
+    let dir = duo_tests::temp_dir("sshd");
+    let conf = m.dir.join("sshd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+             host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nprompts = 1\nfailmode = secure\n",
+            m.port,
+            m.ca.display()
+        ),
+    )
+    .expect("conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let approve = TempUser::create("duoka", "alice");
+    let deny = TempUser::create("duokd", "pushdeny");
+    let server = start_sshd(&dir, &conf);
+    let t = Duration::from_secs(30);
+
+    let mut p = ssh(&approve.name, server.port, "RAN-over-ssh");
+    p.expect("Passcode or option (1-4): ", t).unwrap();
+    p.send("1\n");
+    p.expect("RAN-over-ssh", t).unwrap();
+    let status = p.finish(t);
+    assert!(status.is_some_and(|s| s.success()), "{}", p.transcript);
+
+    let mut p = ssh(&deny.name, server.port, "RAN-denied");
+    p.expect("Passcode or option (1-4): ", t).unwrap();
+    p.send("1\n");
+    let status = p.finish(t).expect("ssh exits");
+    assert!(!status.success());
+    assert!(
+        p.transcript.contains("Permission denied"),
+        "{}",
+        p.transcript
+    );
+    assert!(!p.transcript.contains("RAN-denied"), "{}", p.transcript);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
