@@ -44,13 +44,13 @@ impl Drop for Server {
     }
 }
 
-fn start_sshd(dir: &Path, conf: &Path) -> Server {
+fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
         .port();
-    let name = format!("sshd-duo-{}", std::process::id());
+    let name = format!("sshd-duo-{}-{}", std::process::id(), port);
     let link = dir.join(&name);
     std::os::unix::fs::symlink("/usr/sbin/sshd", &link).expect("symlink sshd");
     let pam_file = PathBuf::from(format!("/etc/pam.d/{name}"));
@@ -74,9 +74,8 @@ fn start_sshd(dir: &Path, conf: &Path) -> Server {
     std::fs::write(
         &cfg,
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nUsePAM yes\nKbdInteractiveAuthentication yes\n\
-             PasswordAuthentication no\nPubkeyAuthentication no\nAuthenticationMethods keyboard-interactive\n\
-             PidFile none\nStrictModes no\nLogLevel VERBOSE\n",
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nUsePAM yes\nPasswordAuthentication no\n\
+             PidFile none\nStrictModes no\nLogLevel VERBOSE\n{auth}\n",
             key.display()
         ),
     )
@@ -149,7 +148,11 @@ fn sshd_keyboard_interactive_with_duo() {
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let approve = TempUser::create("duoka", "alice");
     let deny = TempUser::create("duokd", "pushdeny");
-    let server = start_sshd(&dir, &conf);
+    let server = start_sshd(
+        &dir,
+        &conf,
+        "KbdInteractiveAuthentication yes\nPubkeyAuthentication no\nAuthenticationMethods keyboard-interactive",
+    );
     let t = Duration::from_secs(30);
 
     let mut p = ssh(&approve.name, server.port, "RAN-over-ssh");
@@ -170,6 +173,157 @@ fn sshd_keyboard_interactive_with_duo() {
         p.transcript
     );
     assert!(!p.transcript.contains("RAN-denied"), "{}", p.transcript);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Puts `/etc/duo/login_duo.conf` (and `/etc/duo`) back as they were.
+struct LoginConf {
+    saved: Option<Vec<u8>>,
+    made_dir: bool,
+}
+
+const LOGIN_CONF: &str = "/etc/duo/login_duo.conf";
+
+impl LoginConf {
+    fn install(body: &str) -> LoginConf {
+        let made_dir = !Path::new("/etc/duo").exists();
+        std::fs::create_dir_all("/etc/duo").expect("mkdir /etc/duo");
+        let guard = LoginConf {
+            saved: std::fs::read(LOGIN_CONF).ok(),
+            made_dir,
+        };
+        std::fs::write(LOGIN_CONF, body).expect("write");
+        std::fs::set_permissions(LOGIN_CONF, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        let out = Command::new("id")
+            .args(["-u", "sshd"])
+            .output()
+            .expect("id");
+        let uid: u32 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("sshd uid");
+        std::os::unix::fs::chown(LOGIN_CONF, Some(uid), None).expect("chown");
+        guard
+    }
+}
+
+impl Drop for LoginConf {
+    fn drop(&mut self) {
+        match &self.saved {
+            Some(b) => {
+                let _ = std::fs::write(LOGIN_CONF, b);
+            }
+            None => {
+                let _ = std::fs::remove_file(LOGIN_CONF);
+                if self.made_dir {
+                    let _ = std::fs::remove_dir("/etc/duo");
+                }
+            }
+        }
+    }
+}
+
+/// `ForceCommand` running a root-owned setuid copy of login_duo after public-key login.
+#[test]
+fn sshd_forcecommand_setuid_login_duo() {
+    let m = Mock::start(&[]);
+    std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&m.ca, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let dir = duo_tests::temp_dir("forcecommand");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = std::env::current_exe().expect("exe");
+    let built = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target")
+        .join("login_duo");
+    let login = dir.join("login_duo");
+    std::fs::copy(&built, &login).expect("copy login_duo");
+    std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
+    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("setuid");
+    let _conf = LoginConf::install(&format!(
+        "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+         host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nfailmode = secure\n",
+        m.port,
+        m.ca.display()
+    ));
+    let approve = TempUser::create("duofa", "alice");
+    let deny = TempUser::create("duofd", "pushdeny");
+    let key = dir.join("userkey");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("keygen");
+    assert!(st.success());
+    let pubkey = std::fs::read_to_string(dir.join("userkey.pub")).expect("pub");
+    for u in [&approve, &deny] {
+        let ssh_dir = PathBuf::from(format!("/home/{}/.ssh", u.name));
+        std::fs::create_dir_all(&ssh_dir).expect("mkdir .ssh");
+        std::fs::write(ssh_dir.join("authorized_keys"), &pubkey).expect("authorized_keys");
+        std::os::unix::fs::chown(&ssh_dir, Some(u.uid), Some(u.gid)).expect("chown");
+        std::os::unix::fs::chown(ssh_dir.join("authorized_keys"), Some(u.uid), Some(u.gid))
+            .expect("chown");
+    }
+    let server = start_sshd(
+        &dir,
+        &dir.join("unused.conf"),
+        &format!(
+            "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nAuthenticationMethods publickey\nForceCommand {}",
+            login.display()
+        ),
+    );
+    let run = |u: &TempUser| {
+        Command::new("timeout")
+            .args(["60", "ssh", "-i"])
+            .arg(&key)
+            .args([
+                "-p",
+                &server.port.to_string(),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+            ])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
+            ])
+            .arg(format!("{}@127.0.0.1", u.name))
+            .args(["id", "-un"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh")
+    };
+    let out = run(&approve);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        approve.name,
+        "the command runs as the user after approval"
+    );
+    let out = run(&deny);
+    assert!(!out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&deny.name),
+        "denied: the command must not run"
+    );
+    let users: Vec<String> = m
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/auth")
+        .filter_map(|r| r["params"]["username"].as_str().map(String::from))
+        .collect();
+    assert_eq!(users, ["alice", "pushdeny"]);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
