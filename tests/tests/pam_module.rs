@@ -375,3 +375,116 @@ fn endurance_1000_cycles() {
         .count();
     assert_eq!(pre, 1000, "every cycle asked Duo");
 }
+
+/// Every SPEC §8 row the mock can produce, through libpam, with both failmodes.
+#[test]
+fn failmode_rows_both_modes() {
+    let s = Setup::new();
+    // (scenario, code with safe, code with secure, log text)
+    let rows: &[(&str, i32, i32, &str)] = &[
+        ("401", PAM_SUCCESS, PAM_SERVICE_ERR, "Invalid ikey or skey"),
+        ("500", PAM_SUCCESS, PAM_SERVICE_ERR, "HTTP 500"),
+        ("503", PAM_SUCCESS, PAM_SERVICE_ERR, "HTTP 503"),
+        (
+            "bad-json",
+            PAM_SUCCESS,
+            PAM_SERVICE_ERR,
+            "invalid JSON response",
+        ),
+        (
+            "preauth-ok-missing_response",
+            PAM_SUCCESS,
+            PAM_SERVICE_ERR,
+            "JSON missing valid 'response'",
+        ),
+        (
+            "preauth-fail-missing_response",
+            PAM_SUCCESS,
+            PAM_SERVICE_ERR,
+            "JSON missing valid 'code'",
+        ),
+        (
+            "preauth-allow-bad_response",
+            PAM_SUCCESS,
+            PAM_SERVICE_ERR,
+            "JSON missing valid 'status_msg'",
+        ),
+        (
+            "preauth-bad-result",
+            PAM_SUCCESS,
+            PAM_SERVICE_ERR,
+            "JSON invalid 'result': weird",
+        ),
+        (
+            "400",
+            PAM_ABORT,
+            PAM_ABORT,
+            "Aborted Duo login for '400': HTTP 400",
+        ),
+        (
+            "403",
+            PAM_ABORT,
+            PAM_ABORT,
+            "Aborted Duo login for '403': HTTP 403",
+        ),
+        (
+            "preauth-deny",
+            PAM_ABORT,
+            PAM_ABORT,
+            "Aborted Duo login for 'preauth-deny': preauth-denied",
+        ),
+        ("enroll", PAM_ABORT, PAM_ABORT, "User enrollment required"),
+        (
+            "preauth-fail",
+            PAM_MAXTRIES,
+            PAM_MAXTRIES,
+            "1000: Pre-authentication failed",
+        ),
+        (
+            "preauth-allow",
+            PAM_SUCCESS,
+            PAM_SUCCESS,
+            "Skipped Duo login for 'preauth-allow'",
+        ),
+        (
+            "auth-500",
+            PAM_SERVICE_ERR,
+            PAM_SERVICE_ERR,
+            "Error in Duo login for 'auth-500': HTTP 500",
+        ),
+    ];
+    let users: Vec<TempUser> = rows.iter().map(|r| TempUser::create("duor", r.0)).collect();
+    let extra = "send_gecos = yes\nautopush = yes\nprompts = 1";
+    let safe = s.service("duo-rows-safe", &format!("{extra}\nfailmode = safe"), "");
+    let secure = s.service(
+        "duo-rows-secure",
+        &format!("{extra}\nfailmode = secure"),
+        "",
+    );
+    for (row, user) in rows.iter().zip(&users) {
+        for (svc, want, word) in [(&safe, row.1, "Failsafe"), (&secure, row.2, "Failsecure")] {
+            let (code, out, err) = s.run(svc, &user.name, &[], &[]);
+            assert_eq!(code, want, "{} via {svc}\n{out}\n{err}", row.0);
+            assert!(
+                err.contains(row.3),
+                "{} via {svc}: want {:?}\n{err}",
+                row.0,
+                row.3
+            );
+            if row.1 != row.2 {
+                assert!(
+                    err.contains(&format!("[4] {word} Duo login for '{}'", row.0)),
+                    "{err}"
+                );
+            }
+        }
+    }
+    let failmodes: Vec<String> = s
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/preauth")
+        .filter_map(|r| r["params"]["failmode"].as_str().map(String::from))
+        .collect();
+    assert!(failmodes.contains(&"open".to_string()) && failmodes.contains(&"closed".to_string()));
+}

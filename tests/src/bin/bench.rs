@@ -102,5 +102,78 @@ fn main() -> ExitCode {
         median(&mut wall)
     );
     println!("requests per login: ping, preauth, auth (3 HTTPS round trips on one TLS connection)");
+    match pam_bench(&mock) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("pam benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// pam_authenticate through the real libpam and the release module, autopush, median of 50
+/// (after one warm-up cycle), in one pamclient process.
+fn pam_bench(mock: &Mock) -> Result<String, String> {
+    let module = sibling("libpam_duo.so");
+    let confdir = mock.dir.join("pam.d");
+    std::fs::create_dir_all(&confdir).map_err(|e| e.to_string())?;
+    let conf = mock.dir.join("pam-bench.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+             host = 127.0.0.1:{}\ncafile = {}\nautopush = yes\n",
+            mock.port,
+            mock.ca.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        confdir.join("duo-bench"),
+        format!(
+            "auth required {} conf={}\n",
+            module.display(),
+            conf.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let out = Command::new(sibling("pamclient"))
+        .arg("--confdir")
+        .arg(&confdir)
+        .args([
+            "--service",
+            "duo-bench",
+            "--user",
+            "root",
+            "--cycles",
+            "51",
+            "--timing",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("RESULT 0 ") {
+        return Err(format!("logins failed: {text}"));
+    }
+    let field = |l: &str, k: &str| -> Option<f64> {
+        l.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k))
+            .and_then(|v| v.parse().ok())
+    };
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("TIMING "))
+        .skip(1)
+        .collect();
+    let mut wall: Vec<f64> = rows.iter().filter_map(|l| field(l, "wall_ms=")).collect();
+    let mut cpu: Vec<f64> = rows.iter().filter_map(|l| field(l, "cpu_ms=")).collect();
+    Ok(format!(
+        "pam_authenticate (autopush, real libpam), median of {}: latency {:.1} ms, CPU {:.2} ms (user+sys)",
+        wall.len(),
+        median(&mut wall),
+        median(&mut cpu)
+    ))
 }

@@ -192,6 +192,7 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
 
 fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = stream.set_nodelay(true);
     let Ok(conn) = ServerConnection::new(config) else {
         return;
     };

@@ -6,7 +6,8 @@
 //! Runs `pam_start_confdir` / `pam_authenticate` / `pam_end` (N times), answering echo-on
 //! prompts from the `--answer` list in order (none left: a conversation error), and prints
 //! `PROMPT <text>`, `INFO <text>`, `ERROR <text>` for each message and `RESULT <code> <text>`
-//! per cycle. `--stats` prints open fds, threads and VmRSS before and after the cycles.
+//! per cycle. `--stats` prints open fds, threads and VmRSS before and after the cycles;
+//! `--timing` prints the wall and CPU time of each `pam_authenticate`.
 
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
@@ -110,6 +111,16 @@ extern "C" fn conversation(
     0
 }
 
+/// CPU time (user + system) of this process so far, in milliseconds.
+fn cpu_ms() -> f64 {
+    // SAFETY: rusage is plain data, filled in by getrusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
 fn stats(tag: &str) {
     let fds = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
@@ -137,6 +148,7 @@ fn main() {
     let mut rhost = None;
     let mut cycles = 1u32;
     let mut want_stats = false;
+    let mut timing = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_default();
@@ -153,6 +165,7 @@ fn main() {
             }
             "--cycles" => cycles = val().parse().unwrap_or(1),
             "--stats" => want_stats = true,
+            "--timing" => timing = true,
             other => {
                 eprintln!("pamclient: unknown argument {other}");
                 std::process::exit(2);
@@ -186,8 +199,16 @@ fn main() {
             // SAFETY: pamh is a live handle; PAM copies the string.
             unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr().cast()) };
         }
+        let (wall0, cpu0) = (std::time::Instant::now(), cpu_ms());
         // SAFETY: pamh is a live handle.
         let r = unsafe { pam_authenticate(pamh, 0) };
+        if timing {
+            println!(
+                "TIMING wall_ms={:.3} cpu_ms={:.3}",
+                wall0.elapsed().as_secs_f64() * 1000.0,
+                cpu_ms() - cpu0
+            );
+        }
         // SAFETY: pam_strerror returns a static string for a live handle.
         let text = unsafe { CStr::from_ptr(pam_strerror(pamh, r)) }
             .to_string_lossy()
