@@ -365,6 +365,25 @@ fn endurance_1000_cycles() {
         stat("end", "threads"),
         "threads left behind"
     );
+    let raw = |tag: &str, key: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with(&format!("STATS {tag} ")))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(String::from))
+            })
+            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
+    };
+    assert_eq!(
+        raw("start", "sigign"),
+        raw("end", "sigign"),
+        "ignored signals changed"
+    );
+    assert_eq!(
+        raw("start", "sigcgt"),
+        raw("end", "sigcgt"),
+        "caught signals changed"
+    );
     let growth = stat("end", "rss_kb").saturating_sub(stat("warm", "rss_kb"));
     assert!(growth < 2048, "RSS grew by {growth} KiB over 950 cycles");
     let pre = s
