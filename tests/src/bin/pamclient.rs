@@ -135,9 +135,11 @@ fn stats(tag: &str) {
             .to_string()
     };
     println!(
-        "STATS {tag} fds={fds} threads={} rss_kb={}",
+        "STATS {tag} fds={fds} threads={} rss_kb={} sigign={} sigcgt={}",
         get("Threads:"),
-        get("VmRSS:")
+        get("VmRSS:"),
+        get("SigIgn:"),
+        get("SigCgt:")
     );
 }
 
