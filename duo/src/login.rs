@@ -145,3 +145,63 @@ pub fn run(
     }
     Verdict::MaxTries
 }
+
+/// Open the API handle for a login; on failure log `Couldn't open Duo API handle for '<os
+/// user>'[ from <addr>]` (with the reason at debug level) and return `None`: a hard denial.
+pub fn open_client(
+    cfg: &Config,
+    program: &str,
+    os_user: &str,
+    addr: Option<&str>,
+) -> Option<Client> {
+    match Client::open(cfg, program) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            log(Priority::Debug, &why);
+            log(
+                Priority::Err,
+                &outcome_line("Couldn't open Duo API handle", Some(os_user), addr, None),
+            );
+            None
+        }
+    }
+}
+
+/// What the `groups` option says about a user (SPEC §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Duo is required (no groups configured, or the user matches).
+    Required,
+    /// The user matches no group: logged, and the login is allowed without Duo.
+    Bypass,
+    /// The user's groups could not be read: logged; deny.
+    Error,
+}
+
+/// Apply the `groups` option to `account`. `shown` is the name in the bypass line.
+pub fn group_gate(cfg: &Config, account: &crate::account::Account, shown: &str) -> Gate {
+    if cfg.groups.is_empty() {
+        return Gate::Required;
+    }
+    match crate::account::group_names(account) {
+        Err(e) => {
+            log(
+                Priority::Err,
+                &format!(
+                    "Couldn't get groups for '{}': {}",
+                    account.name,
+                    crate::config::strerror(&e)
+                ),
+            );
+            Gate::Error
+        }
+        Ok(names) if !crate::groups::matches(&cfg.groups, &names) => {
+            log(
+                Priority::Info,
+                &format!("User {shown} bypassed Duo 2FA due to user's UNIX group"),
+            );
+            Gate::Bypass
+        }
+        Ok(_) => Gate::Required,
+    }
+}

@@ -12,11 +12,10 @@ mod terminal;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use duo::client::Client;
 use duo::config::{self, Config, Frontend};
 use duo::conv::{Conversation, Silent};
-use duo::log::{log, outcome_line, Priority};
-use duo::login::{self, Flags, Request, Verdict};
+use duo::log::{log, Priority};
+use duo::login::{self, Flags, Gate, Request, Verdict};
 use zeroize::Zeroizing;
 
 use args::Args;
@@ -109,32 +108,16 @@ fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
     let headless =
         std::env::var_os(exec::ORIGINAL_COMMAND).is_some() || !std::io::stdin().is_terminal();
 
-    if !cfg.groups.is_empty() {
-        match duo::account::group_names(&account) {
-            Err(e) => {
-                log(
-                    Priority::Err,
-                    &format!(
-                        "Couldn't get groups for '{}': {}",
-                        account.name,
-                        config::strerror(&e)
-                    ),
-                );
-                return 1;
+    let shown = a.duo_user.as_deref().unwrap_or(&account.name);
+    match login::group_gate(&cfg, &account, shown) {
+        Gate::Error => return 1,
+        Gate::Bypass => {
+            if cfg.motd && !headless {
+                print_motd();
             }
-            Ok(names) if !duo::groups::matches(&cfg.groups, &names) => {
-                let user = a.duo_user.as_deref().unwrap_or(&account.name);
-                log(
-                    Priority::Info,
-                    &format!("User {user} bypassed Duo 2FA due to user's UNIX group"),
-                );
-                if cfg.motd && !headless {
-                    print_motd();
-                }
-                return 0;
-            }
-            Ok(_) => {}
+            return 0;
         }
+        Gate::Required => {}
     }
 
     let duo_user = match &a.duo_user {
@@ -143,21 +126,9 @@ fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
     };
     let addr = client_address(a, &cfg);
 
-    let mut client = match Client::open(&cfg, "login_duo") {
-        Ok(c) => c,
-        Err(why) => {
-            log(Priority::Debug, &why);
-            log(
-                Priority::Err,
-                &outcome_line(
-                    "Couldn't open Duo API handle",
-                    Some(&account.name),
-                    addr.as_deref(),
-                    None,
-                ),
-            );
-            return 1;
-        }
+    let Some(mut client) = login::open_client(&cfg, "login_duo", &account.name, addr.as_deref())
+    else {
+        return 1;
     };
 
     let env_factor = if cfg.accept_env_factor {

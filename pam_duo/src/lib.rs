@@ -8,10 +8,9 @@ mod conv;
 use std::ffi::CStr;
 use std::path::PathBuf;
 
-use duo::client::Client;
 use duo::config::{self, Frontend};
-use duo::log::{log, outcome_line, Priority};
-use duo::login::{self, Flags, Request, Verdict};
+use duo::log::{log, Priority};
+use duo::login::{self, Flags, Gate, Request, Verdict};
 use pam::constants::{PamFlag, PamResultCode};
 use pam::conv::Conv;
 use pam::items::{RHost, Service};
@@ -126,31 +125,10 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
         _ => {}
     }
-    if !cfg.groups.is_empty() {
-        match duo::account::group_names(&account) {
-            Err(e) => {
-                log(
-                    Priority::Err,
-                    &format!(
-                        "Couldn't get groups for '{}': {}",
-                        account.name,
-                        config::strerror(&e)
-                    ),
-                );
-                return PAM_SERVICE_ERR;
-            }
-            Ok(names) if !duo::groups::matches(&cfg.groups, &names) => {
-                log(
-                    Priority::Info,
-                    &format!(
-                        "User {} bypassed Duo 2FA due to user's UNIX group",
-                        account.name
-                    ),
-                );
-                return PAM_SUCCESS;
-            }
-            Ok(_) => {}
-        }
+    match login::group_gate(&cfg, &account, &account.name) {
+        Gate::Error => return PAM_SERVICE_ERR,
+        Gate::Bypass => return PAM_SUCCESS,
+        Gate::Required => {}
     }
     let duo_user = duo::gecos::duo_username(&cfg, &account);
     let rhost = match pamh.get_item::<RHost>() {
@@ -158,21 +136,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         _ => None,
     };
     let addr = duo::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
-    let mut client = match Client::open(&cfg, "pam_duo") {
-        Ok(c) => c,
-        Err(why) => {
-            log(Priority::Debug, &why);
-            log(
-                Priority::Err,
-                &outcome_line(
-                    "Couldn't open Duo API handle",
-                    Some(&account.name),
-                    addr.as_deref(),
-                    None,
-                ),
-            );
-            return PAM_SERVICE_ERR;
-        }
+    let Some(mut client) = login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref())
+    else {
+        return PAM_SERVICE_ERR;
     };
     let conv_item = pamh.get_item::<Conv>().ok().flatten();
     let mut ui = conv::PamConversation::new(conv_item);
