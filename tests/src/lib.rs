@@ -101,3 +101,21 @@ impl Drop for Mock {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A binary or library built by `cargo build --workspace` (which `make check` runs first), found
+/// in the target directory of the running test or program. Panics with a clear message if it
+/// is missing.
+pub fn built(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (make check does)",
+        p.display()
+    );
+    p
+}

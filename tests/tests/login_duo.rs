@@ -17,19 +17,6 @@ use serde_json::Value;
 const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
 const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
 
-/// A built binary of the workspace (`make check` builds them before the tests).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace` first (make check does)",
-        p.display()
-    );
-    p
-}
-
 fn mock() -> Mock {
     Mock::start(&[])
 }
@@ -97,7 +84,7 @@ fn run_with_limit(mut cmd: Command, limit: Duration) -> (Output, Duration) {
 
 /// login_duo -d -c <conf> -f <user> -- echo <marker>, headless, with a clean environment.
 fn login(conf: &Path, user: &str, marker: &str, env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut cmd = Command::new(bin("login_duo"));
+    let mut cmd = Command::new(duo_tests::built("login_duo"));
     cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .args(["-d", "-c"])
@@ -420,7 +407,7 @@ fn proxy_environment_is_ignored() {
 fn version_and_usage() {
     let (out, _) = run_with_limit(
         {
-            let mut c = Command::new(bin("login_duo"));
+            let mut c = Command::new(duo_tests::built("login_duo"));
             c.arg("-v");
             c
         },
@@ -433,7 +420,7 @@ fn version_and_usage() {
     );
     let (out, _) = run_with_limit(
         {
-            let mut c = Command::new(bin("login_duo"));
+            let mut c = Command::new(duo_tests::built("login_duo"));
             c.args(["ls", "-l"]);
             c
         },
@@ -449,7 +436,7 @@ fn version_and_usage() {
 
 /// Start login_duo on a pseudo-terminal: `-d -c conf -f user -- sh -c 'echo marker'`.
 fn interactive(conf: &Path, user: &str, command: &str, env: &[(&str, &str)]) -> PtyChild {
-    let mut cmd = Command::new(bin("login_duo"));
+    let mut cmd = Command::new(duo_tests::built("login_duo"));
     cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .args(["-d", "-c"])
@@ -530,7 +517,7 @@ fn prompts_exhausted_denies() {
 fn ssh_original_command_is_headless() {
     let m = mock();
     let c = conf(&m, "headless.conf", "");
-    let mut cmd = Command::new(bin("login_duo"));
+    let mut cmd = Command::new(duo_tests::built("login_duo"));
     cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("SSH_ORIGINAL_COMMAND", "echo RAN-headless")

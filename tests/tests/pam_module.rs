@@ -2,7 +2,7 @@
 //! `pam_start_confdir` with a private service directory) against the mock Duo service.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use duo_tests::users::TempUser;
@@ -15,24 +15,6 @@ const PAM_SERVICE_ERR: i32 = 3;
 const PAM_USER_UNKNOWN: i32 = 10;
 const PAM_MAXTRIES: i32 = 11;
 const PAM_ABORT: i32 = 26;
-
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
-
-fn module() -> PathBuf {
-    let p = target_dir().join("libpam_duo.so");
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace first",
-        p.display()
-    );
-    p
-}
 
 /// A PAM service directory with one service using the module.
 struct Setup {
@@ -65,7 +47,7 @@ impl Setup {
             self.confdir.join(name),
             format!(
                 "auth required {} conf={} debug {module_args}\naccount required pam_permit.so\n",
-                module().display(),
+                duo_tests::built("libpam_duo.so").display(),
                 conf.display()
             ),
         )
@@ -80,7 +62,7 @@ impl Setup {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (i32, String, String) {
-        let mut cmd = Command::new(target_dir().join("pamclient"));
+        let mut cmd = Command::new(duo_tests::built("pamclient"));
         cmd.args(["--confdir"])
             .arg(&self.confdir)
             .args(["--service", service, "--user", user])
@@ -232,7 +214,7 @@ fn refused_port_follows_failmode() {
             dir.join(&svc),
             format!(
                 "auth required {} conf={} debug\n",
-                module().display(),
+                duo_tests::built("libpam_duo.so").display(),
                 conf.display()
             ),
         )

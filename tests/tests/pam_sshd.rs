@@ -14,21 +14,6 @@ use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
 use duo_tests::Mock;
 
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let p = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target")
-        .join("libpam_duo.so");
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace first",
-        p.display()
-    );
-    p
-}
-
 /// The sshd process and the PAM service file; both go away on drop.
 struct Server {
     child: Child,
@@ -58,7 +43,7 @@ fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
         &pam_file,
         format!(
             "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
-            module().display(),
+            duo_tests::built("libpam_duo.so").display(),
             conf.display()
         ),
     )

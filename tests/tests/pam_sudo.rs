@@ -6,26 +6,11 @@
 //! rule is covered through libpam in `pam_module.rs`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use duo_tests::users::TempUser;
 use duo_tests::Mock;
-
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let p = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target")
-        .join("libpam_duo.so");
-    assert!(
-        p.exists(),
-        "{} missing: build the workspace first",
-        p.display()
-    );
-    p
-}
 
 /// Removes the files this test put under /etc.
 struct EtcFiles(Vec<PathBuf>);
@@ -69,7 +54,7 @@ fn sudo_runs_the_command_only_after_approval() {
         &pam_file,
         format!(
             "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
-            module().display(),
+            duo_tests::built("libpam_duo.so").display(),
             conf.display()
         ),
     )

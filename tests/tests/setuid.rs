@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,21 +12,6 @@ use duo_tests::users::TempUser;
 use duo_tests::Mock;
 
 const CONF: &str = "/etc/duo/login_duo.conf";
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let p = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: build the workspace first",
-        p.display()
-    );
-    p
-}
 
 fn id_of(args: &[&str]) -> u32 {
     let out = Command::new("id").args(args).output().expect("id");
@@ -143,7 +128,7 @@ fn setuid_login_duo_separates_privileges() {
     let dir = duo_tests::temp_dir("setuid");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let login = dir.join("login_duo");
-    std::fs::copy(bin("login_duo"), &login).expect("copy login_duo");
+    std::fs::copy(duo_tests::built("login_duo"), &login).expect("copy login_duo");
     std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
     std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("chmod 4755");
 
