@@ -398,6 +398,42 @@ mod tests {
     }
 
     #[test]
+    fn shipped_samples_parse_and_deny_until_keys_are_set() {
+        let pam = include_bytes!("../../conf/pam_duo.conf");
+        let login = include_bytes!("../../conf/login_duo.conf");
+        assert!(matches!(
+            parse(pam, Frontend::Pam, &mut |_, _| {}),
+            Err(ConfigError::Missing)
+        ));
+        assert!(matches!(
+            parse(login, Frontend::Login, &mut |_, _| {}),
+            Err(ConfigError::Missing)
+        ));
+        // With keys filled in, every commented-out key, uncommented, is valid too.
+        for (text, f) in [(&pam[..], Frontend::Pam), (&login[..], Frontend::Login)] {
+            let text = String::from_utf8_lossy(text)
+                .replace("ikey =\n", "ikey = I\n")
+                .replace("skey =\n", "skey = S\n")
+                .replace("host =\n", "host = h\n")
+                .replace("\n;cafile", "\n;")
+                .replace("\n;verified_push", "\n;");
+            let uncommented: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with(';') && l.contains(" = ") {
+                        &l[1..]
+                    } else {
+                        l
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let c = parse(uncommented.as_bytes(), f, &mut |_, _| {}).expect("samples are valid");
+            assert_eq!(c.failmode, FailMode::Secure);
+        }
+    }
+
+    #[test]
     fn validation() {
         let missing = parse(
             b"[duo]\nikey = I\nhost = h\n",
