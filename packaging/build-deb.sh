@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build dist/duo-unix-rs_<version>_amd64.deb from target/release with dpkg-deb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage"
+bash packaging/install.sh "$stage" /usr /usr/lib/x86_64-linux-gnu/security >/dev/null
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+    "$stage/usr/lib/x86_64-linux-gnu/security/pam_duo.so" "$stage/usr/sbin/login_duo"
+install -d "$stage/DEBIAN" "$stage/usr/share/pam-configs" "$stage/usr/share/doc/duo-unix-rs/examples" \
+    "$stage/usr/share/lintian/overrides"
+install -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/duo-unix-rs"
+install -m 0644 conf/pam-auth-update/duo "$stage/usr/share/pam-configs/duo"
+install -m 0644 conf/sshd/*.conf conf/sudo/duo "$stage/usr/share/doc/duo-unix-rs/examples/"
+install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/duo-unix-rs/copyright"
+gzip -9n < packaging/debian/changelog > "$stage/usr/share/doc/duo-unix-rs/changelog.gz"
+chmod 0644 "$stage/usr/share/doc/duo-unix-rs/changelog.gz"
+# The package's files are owned by root; postinst gives login_duo.conf to the sshd user.
+chown -R root:root "$stage" 2>/dev/null || true
+chmod 4755 "$stage/usr/sbin/login_duo"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" packaging/debian/control > "$stage/DEBIAN/control"
+printf '/etc/duo/pam_duo.conf\n/etc/duo/login_duo.conf\n' > "$stage/DEBIAN/conffiles"
+for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"; done
+mkdir -p dist
+out="dist/duo-unix-rs_${version}_amd64.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
+echo "$out"
