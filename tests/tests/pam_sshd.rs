@@ -213,21 +213,34 @@ impl Drop for LoginConf {
 /// `ForceCommand` running a root-owned setuid copy of login_duo after public-key login.
 #[test]
 fn sshd_forcecommand_setuid_login_duo() {
+    let dir = duo_tests::temp_dir("forcecommand");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let login = dir.join("login_duo");
+    std::fs::copy(duo_tests::built("login_duo"), &login).expect("copy login_duo");
+    std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
+    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("setuid");
+    forcecommand(&dir, &login);
+}
+
+/// The same login through the packaged `/usr/sbin/login_duo`; run by
+/// `tests/packaging/test-packages.sh` after it has installed the .deb.
+#[test]
+#[ignore = "needs the .deb installed; run by tests/packaging/test-packages.sh"]
+fn installed_login_duo_forcecommand() {
+    let login = Path::new("/usr/sbin/login_duo");
+    let meta = std::fs::metadata(login).expect("the package installs /usr/sbin/login_duo");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o4755);
+    let dir = duo_tests::temp_dir("installed");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    forcecommand(&dir, login);
+}
+
+/// Public-key SSH logins through `ForceCommand <login>`: an approving user runs the command,
+/// a denied user does not.
+fn forcecommand(dir: &Path, login: &Path) {
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::set_permissions(&m.ca, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let dir = duo_tests::temp_dir("forcecommand");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let exe = std::env::current_exe().expect("exe");
-    let built = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target")
-        .join("login_duo");
-    let login = dir.join("login_duo");
-    std::fs::copy(&built, &login).expect("copy login_duo");
-    std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
-    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("setuid");
     let _conf = LoginConf::install(&format!(
         "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
          host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nfailmode = secure\n",
@@ -253,7 +266,7 @@ fn sshd_forcecommand_setuid_login_duo() {
             .expect("chown");
     }
     let server = start_sshd(
-        &dir,
+        dir,
         &dir.join("unused.conf"),
         &format!(
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nAuthenticationMethods publickey\nForceCommand {}",
@@ -310,5 +323,5 @@ fn sshd_forcecommand_setuid_login_duo() {
         .collect();
     assert_eq!(users, ["alice", "pushdeny"]);
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
