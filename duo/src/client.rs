@@ -199,7 +199,8 @@ impl Client {
         let mut last = String::from("Connection timed out");
         for attempt in 0..ATTEMPTS {
             if Instant::now() >= limits.deadline {
-                return Err(fail("Connection timed out"));
+                // The last real failure says more than "timed out" (e.g. a refused proxy).
+                return Err(fail(&last));
             }
             if self.conn.is_none() {
                 let target = Target {

@@ -343,7 +343,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn tls_reason(e: &std::io::Error) -> String {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match inner {
-        Some(rustls::Error::InvalidCertificate(c)) => format!("certificate verify failed ({c:?})"),
+        Some(rustls::Error::InvalidCertificate(c)) => format!("certificate verify failed ({c})"),
         Some(other) => format!("TLS handshake failed ({other})"),
         None => format!("TLS handshake failed ({})", crate::config::strerror(e)),
     }

@@ -1,9 +1,12 @@
 //! A mock Duo Auth API service for tests and the demo.
 //!
-//! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]`
+//! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]
+//!          [--cert expired|self-signed] [--silent]`
 //!
 //! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
-//! `::1`, serves HTTPS, prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
+//! `::1` (`--cert expired`: one that expired in 2020; `--cert self-signed`: a self-signed
+//! one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
+//! never answers a request), prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
 //! by Duo Unix. Every request's signature, date and header layout is checked independently of
 //! the client code; a bad one gets 401. Each request is appended to the record file as one
 //! JSON line: `{"method","path","params","sig_ok","reason"}`.
@@ -24,6 +27,13 @@
 //! - `retry-after-N`: the first preauth gets 429 with `Retry-After: N`, then preauth allow.
 //! - `rate-limited`: the first preauth gets a bare 429, then preauth allow.
 //! - `always-429`: every preauth gets 429 with `Retry-After: 1`.
+//! - `truncated`: preauth answers 200 with half a JSON document (Content-Length matches).
+//! - `close-mid-reply`: preauth answers a status line, headers announcing 4096 bytes and 20
+//!   of them, then closes the connection.
+//! - `preauth-missing-stat`, `preauth-missing-result`: preauth without those fields.
+//! - `silent-auth`: preauth asks for auth, `/auth` is read and never answered.
+//! - `status-waiting`: `/auth_status` answers `waiting` forever (after 100 ms each, like a
+//!   short long-poll).
 //!
 //! Each record line also carries `conn`, a number per TCP connection, so tests can check
 //! keep-alive.
@@ -49,6 +59,19 @@ struct State {
     polls: Mutex<HashMap<String, u32>>,
     next_tx: AtomicU64,
     next_conn: AtomicU64,
+    /// Complete TLS, then never answer.
+    silent: bool,
+}
+
+/// Which server certificate to present.
+#[derive(Clone, Copy, PartialEq)]
+enum CertKind {
+    /// Issued by `ca.pem`, valid now.
+    Normal,
+    /// Issued by `ca.pem`, expired in 2020.
+    Expired,
+    /// Self-signed; `ca.pem` did not issue it.
+    SelfSigned,
 }
 
 fn main() {
@@ -56,6 +79,8 @@ fn main() {
     let mut dir = None;
     let mut record = None;
     let mut exit_on_eof = false;
+    let mut cert = CertKind::Normal;
+    let mut silent = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -63,6 +88,17 @@ fn main() {
             "--dir" => dir = args.next(),
             "--record" => record = args.next(),
             "--exit-on-stdin-eof" => exit_on_eof = true,
+            "--silent" => silent = true,
+            "--cert" => {
+                cert = match args.next().as_deref() {
+                    Some("expired") => CertKind::Expired,
+                    Some("self-signed") => CertKind::SelfSigned,
+                    other => {
+                        eprintln!("mockduo: --cert expired|self-signed, not {other:?}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             other => {
                 eprintln!("mockduo: unknown argument {other}");
                 std::process::exit(2);
@@ -73,7 +109,7 @@ fn main() {
         eprintln!("mockduo: --dir is required");
         std::process::exit(2);
     };
-    let config = match tls_config(std::path::Path::new(&dir)) {
+    let config = match tls_config(std::path::Path::new(&dir), cert) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mockduo: {e}");
@@ -98,6 +134,7 @@ fn main() {
         polls: Mutex::new(HashMap::new()),
         next_tx: AtomicU64::new(1),
         next_conn: AtomicU64::new(1),
+        silent,
     });
     if exit_on_eof {
         std::thread::spawn(|| {
@@ -114,7 +151,7 @@ fn main() {
     }
 }
 
-fn tls_config(dir: &std::path::Path) -> Result<Arc<ServerConfig>, String> {
+fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>, String> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     let e = |e: rcgen::Error| e.to_string();
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
@@ -127,8 +164,16 @@ fn tls_config(dir: &std::path::Path) -> Result<Arc<ServerConfig>, String> {
         CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()])
             .map_err(e)?;
     srv.distinguished_name.push(DnType::CommonName, "localhost");
+    if kind == CertKind::Expired {
+        srv.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        srv.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
     let srv_key = KeyPair::generate().map_err(e)?;
-    let srv_cert = srv.signed_by(&srv_key, &ca_cert, &ca_key).map_err(e)?;
+    let srv_cert = if kind == CertKind::SelfSigned {
+        srv.self_signed(&srv_key).map_err(e)?
+    } else {
+        srv.signed_by(&srv_key, &ca_cert, &ca_key).map_err(e)?
+    };
     std::fs::write(dir.join("ca.pem"), ca_cert.pem()).map_err(|e| e.to_string())?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = ServerConfig::builder_with_provider(provider)
@@ -200,7 +245,22 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
     let mut reader = std::io::BufReader::new(tls);
     let conn_id = state.next_conn.fetch_add(1, Ordering::Relaxed);
     while let Some(req) = read_request(&mut reader) {
-        let (status, body, extra) = handle(&req, &state, conn_id);
+        if state.silent {
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let (status, body, extra, user) = handle(&req, &state, conn_id);
+        if user == "close-mid-reply" && req.path == "/auth/v2/preauth" {
+            let tls = reader.get_mut();
+            let _ = tls.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"stat\": \"OK\", \"res",
+            );
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         let reply = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             if status == 200 { "OK" } else { "Status" },
@@ -366,8 +426,8 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Answer a request: status, body and extra header lines.
-fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String) {
+/// Answer a request: status, body, extra header lines, and the request's username.
+fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String, String) {
     let (status, body) = answer(req, state, conn_id);
     let user = parse_params(if req.method == "POST" {
         &req.body
@@ -387,7 +447,7 @@ fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String) {
     } else {
         String::new()
     };
-    (status, body, extra)
+    (status, body, extra, user)
 }
 
 fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
@@ -505,6 +565,15 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
             format!("{{\"stat\":\"OK\",\"pad\":\"{}\"}}", "x".repeat(2 << 20)),
         ),
         "preauth-bad-result" => ok(json!({"result": "weird", "status_msg": "?"})),
+        "preauth-missing-stat" => (
+            200,
+            json!({"response": {"result": "allow", "status_msg": "x"}}).to_string(),
+        ),
+        "preauth-missing-result" => ok(json!({"status_msg": "no result"})),
+        "truncated" => {
+            let full = ok(menu(user, verified)).1;
+            (200, full[..full.len() / 2].to_string())
+        }
         _ => ok(menu(user, verified)),
     }
 }
@@ -519,6 +588,10 @@ fn approves(user: &str, factor: &str) -> bool {
 }
 
 fn auth(state: &State, user: &str, factor: &str, asynchronous: bool) -> (u16, String) {
+    if user == "silent-auth" {
+        // Read, never answered: the client's own bounds must end the attempt.
+        std::thread::sleep(Duration::from_secs(120));
+    }
     if user == "auth-500" {
         return (
             500,
@@ -559,6 +632,10 @@ fn status(state: &State, txid: &str) -> (u16, String) {
     };
     let waiting =
         |msg: &str| ok(json!({"result": "waiting", "status": "pushed", "status_msg": msg}));
+    if user == "status-waiting" {
+        std::thread::sleep(Duration::from_millis(100));
+        return waiting("Pushed a login request to your phone.");
+    }
     match factor {
         "push1" if polls == 1 => waiting("Pushed a login request to your phone."),
         "verified_push1" if polls == 1 => {

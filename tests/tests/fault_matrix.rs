@@ -1,0 +1,973 @@
+//! The outage matrix: every fault of the Duo service or the network path, through both
+//! frontends (`login_duo`, and `pam_duo.so` loaded by the real libpam through `pamclient`),
+//! each with `failmode = safe` and `failmode = secure`.
+//!
+//! Each run asserts the outcome (exit status and whether the command ran; the PAM code), the
+//! log line with its reason text, and the elapsed time against the row's bound. The README's
+//! "How it fails" table is the same matrix; a test checks that every row is named there.
+//!
+//! Servers are all on loopback: mock Duo services (normal, wrong name, expired, self-signed,
+//! silent after TLS), a TCP server that never speaks, a listener whose accept queue is full
+//! (its SYNs go unanswered), an `openssl s_server` limited to TLS 1.0/1.1, and a proxy that
+//! answers 407. Everything is stopped when the test ends.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use duo_tests::pty::PtyChild;
+use duo_tests::users::TempUser;
+use duo_tests::Mock;
+
+const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+/// `https_timeout` of most rows, in seconds.
+const T: u64 = 3;
+/// The `/auth` + `/auth_status` bound of one attempt (`duo::attempt::AUTH_STAGE_SECS`).
+const AUTH_STAGE: u64 = 75;
+/// Slack on every bound: process start, scheduling on a loaded 2-core machine.
+const SLACK: u64 = 2;
+
+const PAM_SUCCESS: i32 = 0;
+const PAM_SERVICE_ERR: i32 = 3;
+const PAM_MAXTRIES: i32 = 11;
+const PAM_ABORT: i32 = 26;
+
+/// What a row must end in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    /// `failmode` decides: safe allows (`Failsafe`), secure denies (`Failsecure`).
+    Failmode,
+    /// Approved: `Successful Duo login`.
+    Success,
+    /// Duo let the user in without 2FA: `Skipped Duo login`.
+    Skipped,
+    /// Duo's final answer was no: `Aborted Duo login`, denied in both modes.
+    Aborted,
+    /// A failure after preauth: `Error in Duo login`, denied in both modes.
+    Error,
+    /// The user did not complete 2FA: `Failed Duo login`, denied in both modes.
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Frontend {
+    /// `login_duo` without a terminal (headless: automatic push, synchronous `/auth`).
+    LoginDuo,
+    /// `login_duo` on a pseudo-terminal (asynchronous `/auth` and `/auth_status` polls).
+    LoginDuoTty,
+    /// `pam_duo.so` through libpam (asynchronous unless the service is `sshd`).
+    Pam,
+}
+
+struct Row {
+    /// The fault, exactly as the README's table names it.
+    fault: &'static str,
+    /// Config lines that point at the server (host, cafile, http_proxy).
+    conn: String,
+    /// The Duo username, which picks the mock's scenario.
+    user: &'static str,
+    expect: Expect,
+    /// Text the log line must contain.
+    reason: String,
+    https_timeout: u64,
+    /// Longest allowed time from start to verdict.
+    bound: Duration,
+    /// PAM service name (`sshd` makes the module use synchronous `/auth`).
+    service: Option<&'static str>,
+    frontends: &'static [Frontend],
+}
+
+const BOTH: &[Frontend] = &[Frontend::LoginDuo, Frontend::Pam];
+
+fn row(fault: &'static str, conn: &str, user: &'static str, expect: Expect, reason: &str) -> Row {
+    Row {
+        fault,
+        conn: conn.to_string(),
+        user,
+        expect,
+        reason: reason.to_string(),
+        https_timeout: T,
+        bound: Duration::from_secs(T + SLACK),
+        service: None,
+        frontends: BOTH,
+    }
+}
+
+impl Row {
+    fn timeout(mut self, secs: u64) -> Row {
+        self.https_timeout = secs;
+        self.bound = Duration::from_secs(secs + SLACK);
+        self
+    }
+    fn bound(mut self, secs: u64) -> Row {
+        self.bound = Duration::from_secs(secs);
+        self
+    }
+    /// Synchronous `/auth`: headless login_duo, and the module under the `sshd` service.
+    fn synchronous(mut self) -> Row {
+        self.service = Some("sshd");
+        self
+    }
+    /// Asynchronous `/auth` + `/auth_status`: login_duo on a terminal, the module elsewhere.
+    fn asynchronous(mut self) -> Row {
+        self.frontends = &[Frontend::LoginDuoTty, Frontend::Pam];
+        self
+    }
+}
+
+/// A port nobody listens on (bound, then released).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind")
+}
+
+/// Background servers that stop when `stop` is set (and after 10 minutes at the latest).
+struct Servers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    children: Vec<Child>,
+    /// A listener with a full accept queue, kept open (SYNs to it are dropped).
+    _full: Option<(OwnedListenFd, TcpStream)>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Accept connections and hold them without sending a byte, until stopped.
+fn silent_tcp(stop: Arc<AtomicBool>) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let t = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let end = Instant::now() + Duration::from_secs(600);
+        while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    (port, t)
+}
+
+/// A proxy that answers every request with `reply` and closes, until stopped.
+fn refusing_proxy(
+    stop: Arc<AtomicBool>,
+    reply: &'static str,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let t = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(600);
+        while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        match s.read(&mut b) {
+                            Ok(1) => head.push(b[0]),
+                            _ => break,
+                        }
+                    }
+                    let _ = s.write_all(reply.as_bytes());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    (port, t)
+}
+
+/// A listening socket created with libc so that its backlog can be 0.
+struct OwnedListenFd(libc::c_int);
+
+impl Drop for OwnedListenFd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor was returned by socket() and is closed only here.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// A loopback listener that never accepts, with its accept queue already full: the kernel
+/// drops further SYNs, as a firewall that silently drops packets would. Returns `None` if this
+/// kernel does not behave so (checked with a 500 ms probe).
+fn full_listener() -> Option<(u16, OwnedListenFd, TcpStream)> {
+    // SAFETY: plain socket syscalls on a descriptor this function owns; the sockaddr is a
+    // fully initialised local value whose size is passed alongside it.
+    let (fd, port) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return None;
+        }
+        let owned = OwnedListenFd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len) != 0
+            || libc::listen(fd, 0) != 0
+        {
+            return None;
+        }
+        let mut got: libc::sockaddr_in = std::mem::zeroed();
+        let mut glen = len;
+        if libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen) != 0 {
+            return None;
+        }
+        (owned, u16::from_be(got.sin_port))
+    };
+    let first = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let probe = TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    );
+    match probe {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Some((port, fd, first)),
+        _ => None,
+    }
+}
+
+/// `openssl s_server` that speaks only TLS 1.0 and 1.1, with a self-made certificate for
+/// 127.0.0.1 (written to `dir/tls11.pem`, which the row trusts as its `cafile`).
+fn tls11_server(dir: &Path) -> (u16, Child, PathBuf) {
+    let cert = dir.join("tls11.pem");
+    let key = dir.join("tls11.key");
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(st.success(), "openssl req failed");
+    let port = closed_port();
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-no_tls1_2", "-no_tls1_3", "-cipher"])
+        .args([
+            "DEFAULT:@SECLEVEL=0",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    let end = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("openssl s_server did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Prove the server really speaks TLS 1.1 (so the row tests the version, nothing else).
+    let out = Command::new("timeout")
+        .args([
+            "10",
+            "openssl",
+            "s_client",
+            "-tls1_1",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ])
+        .args(["-connect", &format!("127.0.0.1:{port}"), "-CAfile"])
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Protocol  : TLSv1.1") || text.contains("TLSv1.1"),
+        "the TLS 1.1 server does not speak TLS 1.1:\n{text}"
+    );
+    (port, child, cert)
+}
+
+/// A finished run.
+struct Run {
+    allowed: bool,
+    pam_code: Option<i32>,
+    log: String,
+    elapsed: Duration,
+}
+
+/// Run `cmd` with output captured; kill it after `limit`.
+fn run_limited(
+    mut cmd: Command,
+    limit: Duration,
+) -> (std::process::ExitStatus, String, String, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    (
+        status,
+        t_out.join().unwrap_or_default(),
+        t_err.join().unwrap_or_default(),
+        elapsed,
+    )
+}
+
+fn write_private(path: &Path, body: &str) {
+    std::fs::write(path, body).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// One run of one row: returns what happened.
+fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user: &str) -> Run {
+    let tag = format!("{idx}-{mode}-{fe:?}");
+    let marker = format!("RAN-{tag}");
+    let conf = dir.join(format!("{tag}.conf"));
+    let gecos = if fe == Frontend::Pam {
+        "send_gecos = yes\n"
+    } else {
+        ""
+    };
+    // On a terminal, login_duo's automatic push is synchronous; the menu's push is not.
+    let autopush = if fe == Frontend::LoginDuoTty {
+        "no"
+    } else {
+        "yes"
+    };
+    write_private(
+        &conf,
+        &format!(
+            "[duo]\nikey = {IKEY}\nskey = {SKEY}\n{}\nfailmode = {mode}\nhttps_timeout = {}\n\
+             autopush = {autopush}\nprompts = 1\n{gecos}",
+            row.conn, row.https_timeout
+        ),
+    );
+    let limit = row.bound + Duration::from_secs(30);
+    match fe {
+        Frontend::LoginDuo => {
+            let mut cmd = Command::new(duo_tests::built("login_duo"));
+            cmd.env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .args(["-d", "-c"])
+                .arg(&conf)
+                .args(["-f", row.user, "--", "echo", &marker]);
+            let (status, out, err, elapsed) = run_limited(cmd, limit);
+            let ran = out.contains(&marker);
+            assert_eq!(
+                status.success(),
+                ran,
+                "{}: exit status and command disagree: {status}\n{out}\n{err}",
+                row.fault
+            );
+            Run {
+                allowed: ran,
+                pam_code: None,
+                log: err,
+                elapsed,
+            }
+        }
+        Frontend::LoginDuoTty => {
+            let mut cmd = Command::new(duo_tests::built("login_duo"));
+            cmd.env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .args(["-d", "-c"])
+                .arg(&conf)
+                .args(["-f", row.user, "--", "echo", &marker]);
+            let start = Instant::now();
+            let mut p = PtyChild::spawn(cmd).expect("spawn on a pty");
+            // Rows that reach the menu pick option 1 (push).
+            if p.expect("Passcode or option", limit).is_ok() {
+                p.send("1\n");
+            }
+            let status = p.finish(limit);
+            let elapsed = start.elapsed();
+            let ran = p.transcript.contains(&marker);
+            let exited_ok = status.is_some_and(|s| s.success());
+            assert_eq!(
+                exited_ok, ran,
+                "{}: exit status and command disagree: {status:?}\n{}",
+                row.fault, p.transcript
+            );
+            Run {
+                allowed: ran,
+                pam_code: None,
+                log: p.transcript.clone(),
+                elapsed,
+            }
+        }
+        Frontend::Pam => {
+            let confdir = dir.join(format!("pam-{tag}"));
+            std::fs::create_dir_all(&confdir).expect("mkdir");
+            let service = row.service.unwrap_or("duo-fault");
+            std::fs::write(
+                confdir.join(service),
+                format!(
+                    "auth required {} conf={} debug\n",
+                    duo_tests::built("libpam_duo.so").display(),
+                    conf.display()
+                ),
+            )
+            .expect("service");
+            let mut cmd = Command::new(duo_tests::built("pamclient"));
+            cmd.arg("--confdir")
+                .arg(&confdir)
+                .args(["--service", service, "--user", pam_user]);
+            let (_, out, err, elapsed) = run_limited(cmd, limit);
+            let code = out
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("RESULT "))
+                .and_then(|r| r.split(' ').next())
+                .and_then(|c| c.parse().ok());
+            Run {
+                allowed: code == Some(PAM_SUCCESS),
+                pam_code: code,
+                log: err,
+                elapsed,
+            }
+        }
+    }
+}
+
+/// Check one run against its row; returns the problems found (empty: it passed).
+fn judge(row: &Row, fe: Frontend, mode: &str, pam_user: &str, run: &Run) -> Vec<String> {
+    let safe = mode == "safe";
+    let (allowed, pam, line) = match row.expect {
+        Expect::Failmode if safe => (true, PAM_SUCCESS, "[4] Failsafe Duo login for '"),
+        Expect::Failmode => (false, PAM_SERVICE_ERR, "[4] Failsecure Duo login for '"),
+        Expect::Success => (true, PAM_SUCCESS, "[6] Successful Duo login for '"),
+        Expect::Skipped => (true, PAM_SUCCESS, "[4] Skipped Duo login for '"),
+        Expect::Aborted => (false, PAM_ABORT, "[4] Aborted Duo login for '"),
+        Expect::Error => (false, PAM_SERVICE_ERR, "[3] Error in Duo login for '"),
+        Expect::Failed => (false, PAM_MAXTRIES, "[4] Failed Duo login for '"),
+    };
+    // "Failed" names the OS user; every other line names the Duo username.
+    let who = if row.expect == Expect::Failed && fe == Frontend::Pam {
+        pam_user
+    } else {
+        row.user
+    };
+    let line = format!("{line}{who}'");
+    let mut problems = Vec::new();
+    if run.allowed != allowed {
+        problems.push(format!("allowed = {}, want {allowed}", run.allowed));
+    }
+    if fe == Frontend::Pam && run.pam_code != Some(pam) {
+        problems.push(format!("PAM code {:?}, want {pam}", run.pam_code));
+    }
+    let logged = run
+        .log
+        .lines()
+        .any(|l| l.contains(&line) && l.contains(&row.reason));
+    if !logged {
+        problems.push(format!("no log line with {line:?} and {:?}", row.reason));
+    }
+    if run.elapsed > row.bound {
+        problems.push(format!("took {:?}, bound {:?}", run.elapsed, row.bound));
+    }
+    problems
+}
+
+fn rows(s: &Setup) -> Vec<Row> {
+    use Expect::*;
+    let m = &s.mock;
+    let to = |port: u16| format!("host = 127.0.0.1:{port}\ncafile = {}", m.ca.display());
+    let ok_conn = to(m.port);
+    let mut rows = vec![
+        row("Normal approval (control)", &ok_conn, "alice", Success, ""),
+        row(
+            "Name does not resolve",
+            "host = duo-fault-test.invalid",
+            "alice",
+            Failmode,
+            "Couldn't connect to duo-fault-test.invalid: ",
+        ),
+        row(
+            "Connection refused",
+            &format!("host = 127.0.0.1:{}", s.refused),
+            "alice",
+            Failmode,
+            &format!("Couldn't connect to 127.0.0.1:{}: ", s.refused),
+        ),
+        row(
+            "Server accepts TCP and never speaks",
+            &format!("host = 127.0.0.1:{}", s.silent_tcp),
+            "alice",
+            Failmode,
+            "Couldn't connect to 127.0.0.1:",
+        ),
+        row(
+            "TLS completes, no HTTP answer",
+            &format!(
+                "host = 127.0.0.1:{}\ncafile = {}",
+                s.silent_tls.port,
+                s.silent_tls.ca.display()
+            ),
+            "alice",
+            Failmode,
+            "Couldn't connect to 127.0.0.1:",
+        ),
+        row(
+            "Reply slower than https_timeout",
+            &ok_conn,
+            "slow-preauth-6",
+            Failmode,
+            "Couldn't connect to 127.0.0.1:",
+        ),
+        row(
+            "Connection closed mid-reply",
+            &ok_conn,
+            "close-mid-reply",
+            Failmode,
+            "Couldn't connect to 127.0.0.1:",
+        ),
+        row(
+            "Certificate for another host name",
+            &format!(
+                "host = 127.0.0.2:{}\ncafile = {}",
+                s.other_name.port,
+                s.other_name.ca.display()
+            ),
+            "alice",
+            Failmode,
+            "certificate verify failed",
+        ),
+        row(
+            "Self-signed certificate",
+            &format!(
+                "host = 127.0.0.1:{}\ncafile = {}",
+                s.self_signed.port,
+                s.self_signed.ca.display()
+            ),
+            "alice",
+            Failmode,
+            "certificate verify failed",
+        ),
+        row(
+            "Expired certificate",
+            &format!(
+                "host = 127.0.0.1:{}\ncafile = {}",
+                s.expired.port,
+                s.expired.ca.display()
+            ),
+            "alice",
+            Failmode,
+            "certificate verify failed",
+        ),
+        row(
+            "Certificate from an untrusted CA",
+            &format!("host = 127.0.0.1:{}", m.port),
+            "alice",
+            Failmode,
+            "certificate verify failed",
+        ),
+        row(
+            "Server offers only TLS 1.0/1.1",
+            &format!(
+                "host = 127.0.0.1:{}\ncafile = {}",
+                s.tls11.0,
+                s.tls11.1.display()
+            ),
+            "alice",
+            Failmode,
+            &format!("Couldn't connect to 127.0.0.1:{}: ", s.tls11.0),
+        ),
+        row(
+            "HTTP 401",
+            &ok_conn,
+            "401",
+            Failmode,
+            "Invalid ikey or skey",
+        ),
+        row("HTTP 403", &ok_conn, "403", Aborted, "HTTP 403"),
+        row("HTTP 400", &ok_conn, "400", Aborted, "HTTP 400"),
+        row(
+            "HTTP 429 with Retry-After",
+            &ok_conn,
+            "retry-after-1",
+            Skipped,
+            "preauth-allowed",
+        ),
+        row(
+            "HTTP 429 without Retry-After",
+            &ok_conn,
+            "rate-limited",
+            Skipped,
+            "preauth-allowed",
+        )
+        .timeout(10),
+        row(
+            "HTTP 429 that never ends",
+            &ok_conn,
+            "always-429",
+            Aborted,
+            "HTTP 429",
+        )
+        .timeout(4),
+        row("HTTP 500", &ok_conn, "500", Failmode, "HTTP 500"),
+        row("HTTP 502", &ok_conn, "502", Failmode, "HTTP 502"),
+        row("HTTP 503", &ok_conn, "503", Failmode, "HTTP 503"),
+        row(
+            "Body is not JSON",
+            &ok_conn,
+            "bad-json",
+            Failmode,
+            "invalid JSON response",
+        ),
+        row(
+            "Body truncated",
+            &ok_conn,
+            "truncated",
+            Failmode,
+            "invalid JSON response",
+        ),
+        row(
+            "Body over 1 MiB",
+            &ok_conn,
+            "oversized",
+            Failmode,
+            "response body too large",
+        ),
+        row(
+            "No `stat`",
+            &ok_conn,
+            "preauth-missing-stat",
+            Failmode,
+            "JSON missing valid 'stat'",
+        ),
+        row(
+            "No `response`",
+            &ok_conn,
+            "preauth-ok-missing_response",
+            Failmode,
+            "JSON missing valid 'response'",
+        ),
+        row(
+            "No `result`",
+            &ok_conn,
+            "preauth-missing-result",
+            Failmode,
+            "JSON missing valid 'result'",
+        ),
+        row(
+            "No `status_msg`",
+            &ok_conn,
+            "preauth-allow-bad_response",
+            Failmode,
+            "JSON missing valid 'status_msg'",
+        ),
+        row(
+            "`stat: FAIL` with a code",
+            &ok_conn,
+            "preauth-fail",
+            Failed,
+            "1000: Pre-authentication failed",
+        ),
+        row(
+            "Preauth deny",
+            &ok_conn,
+            "preauth-deny",
+            Aborted,
+            "preauth-denied",
+        ),
+        row(
+            "Preauth enroll",
+            &ok_conn,
+            "enroll",
+            Aborted,
+            "User enrollment required",
+        ),
+        row(
+            "Preauth allow",
+            &ok_conn,
+            "preauth-allow",
+            Skipped,
+            "preauth-allowed",
+        ),
+        row(
+            "`/auth` answers 500",
+            &ok_conn,
+            "auth-500",
+            Error,
+            "HTTP 500",
+        ),
+        // Asynchronous: each of the 3 transport attempts waits https_timeout for the txid.
+        row(
+            "`/auth` never answers (asynchronous)",
+            &ok_conn,
+            "silent-auth",
+            Error,
+            "Couldn't connect to 127.0.0.1:",
+        )
+        .bound(T + 3 * T + SLACK)
+        .asynchronous(),
+        // Synchronous: the answer is the user's, so only the 75 s stage bound applies.
+        row(
+            "`/auth` never answers (synchronous)",
+            &ok_conn,
+            "silent-auth",
+            Error,
+            "Couldn't connect to 127.0.0.1:",
+        )
+        .bound(T + AUTH_STAGE + SLACK)
+        .synchronous(),
+        row(
+            "`/auth_status` stuck on waiting",
+            &ok_conn,
+            "status-waiting",
+            Failed,
+            "Authentication timed out",
+        )
+        .bound(T + AUTH_STAGE + SLACK)
+        .asynchronous(),
+        row(
+            "Proxy refuses CONNECT (407)",
+            &format!("{ok_conn}\nhttp_proxy = http://127.0.0.1:{}", s.proxy407),
+            "alice",
+            Failmode,
+            "Proxy error: HTTP/1.1 407 Proxy Authentication Required",
+        ),
+        row(
+            "Proxy unreachable",
+            &format!("{ok_conn}\nhttp_proxy = http://127.0.0.1:{}", s.refused),
+            "alice",
+            Failmode,
+            "Proxy connection error: Failed to connect",
+        ),
+    ];
+    if let Some(port) = s.full_port {
+        rows.insert(
+            3,
+            row(
+                "SYN unanswered (packets dropped)",
+                &format!("host = 127.0.0.1:{port}"),
+                "alice",
+                Failmode,
+                "Couldn't connect to 127.0.0.1:",
+            ),
+        );
+    }
+    rows
+}
+
+struct Setup {
+    mock: Mock,
+    other_name: Mock,
+    self_signed: Mock,
+    expired: Mock,
+    silent_tls: Mock,
+    refused: u16,
+    silent_tcp: u16,
+    proxy407: u16,
+    full_port: Option<u16>,
+    tls11: (u16, PathBuf),
+    _servers: Servers,
+}
+
+fn setup(dir: &Path) -> Setup {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (silent_tcp, t1) = silent_tcp(stop.clone());
+    let (proxy407, t2) = refusing_proxy(
+        stop.clone(),
+        "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+    );
+    let (tls11_port, tls11_child, tls11_cert) = tls11_server(dir);
+    let full = full_listener();
+    let full_port = full.as_ref().map(|f| f.0);
+    let mocks = [
+        Mock::start(&[]),
+        Mock::start(&["--listen", "127.0.0.2:0"]),
+        Mock::start(&["--cert", "self-signed"]),
+        Mock::start(&["--cert", "expired"]),
+        Mock::start(&["--silent"]),
+    ];
+    for m in &mocks {
+        std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let [mock, other_name, self_signed, expired, silent_tls] = mocks;
+    Setup {
+        mock,
+        other_name,
+        self_signed,
+        expired,
+        silent_tls,
+        refused: closed_port(),
+        silent_tcp,
+        proxy407,
+        full_port,
+        tls11: (tls11_port, tls11_cert),
+        _servers: Servers {
+            stop,
+            threads: vec![t1, t2],
+            children: vec![tls11_child],
+            _full: full.map(|(_, fd, s)| (fd, s)),
+        },
+    }
+}
+
+/// The whole matrix, run on a pool of workers; every failure is collected, then reported.
+#[test]
+fn fault_matrix_both_frontends_both_failmodes() {
+    let dir = duo_tests::temp_dir("faults");
+    let s = setup(&dir);
+    let rows = rows(&s);
+    // One OS user per Duo username for the PAM runs (send_gecos maps it to the scenario).
+    let mut users: Vec<(String, TempUser)> = Vec::new();
+    for r in &rows {
+        if !users.iter().any(|(u, _)| u == r.user) {
+            users.push((r.user.to_string(), TempUser::create("duofm", r.user)));
+        }
+    }
+    let pam_user = |duo: &str| -> String {
+        users
+            .iter()
+            .find(|(u, _)| u == duo)
+            .map(|(_, t)| t.name.clone())
+            .expect("user")
+    };
+    let mut jobs = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        for fe in r.frontends {
+            for mode in ["safe", "secure"] {
+                jobs.push((i, *fe, mode, pam_user(r.user)));
+            }
+        }
+    }
+    // The slowest rows first, so that they overlap with everything else.
+    jobs.sort_by_key(|j| std::cmp::Reverse(rows[j.0].bound));
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let report = Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..8 {
+            sc.spawn(|| loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                let Some((i, fe, mode, user)) = jobs.get(n) else {
+                    break;
+                };
+                let row = &rows[*i];
+                let run = run_row(&dir, *i, row, *fe, mode, user);
+                let problems = judge(row, *fe, mode, user, &run);
+                let verdict_line = run
+                    .log
+                    .lines()
+                    .find(|l| l.contains(" Duo login for '"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                report.lock().expect("lock").push(format!(
+                    "{:<45} {:<11} {:<6} {:>8.2?} {:<4} {verdict_line}",
+                    row.fault,
+                    format!("{fe:?}"),
+                    mode,
+                    run.elapsed,
+                    if problems.is_empty() { "ok" } else { "FAIL" }
+                ));
+                if !problems.is_empty() {
+                    failures.lock().expect("lock").push(format!(
+                        "{} / {fe:?} / failmode={mode}: {}\n--- log ---\n{}",
+                        row.fault,
+                        problems.join("; "),
+                        run.log
+                    ));
+                }
+            });
+        }
+    });
+    let mut report = report.into_inner().expect("lock");
+    report.sort();
+    println!("{}", report.join("\n"));
+    let failures = failures.into_inner().expect("lock");
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs failed:\n{}",
+        failures.len(),
+        jobs.len(),
+        failures.join("\n\n")
+    );
+    // Every request that reached a mock was signed correctly.
+    for m in [&s.mock, &s.other_name] {
+        assert!(m.requests().iter().all(|r| r["sig_ok"] == true));
+    }
+    // README's "How it fails" table names every row of this matrix.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
+    let section = readme
+        .split("## How it fails")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("README has a 'How it fails' section");
+    let missing: Vec<&str> = rows
+        .iter()
+        .map(|r| r.fault)
+        .filter(|f| !f.contains("control") && !section.contains(&format!("| {f} |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README 'How it fails' lacks rows for: {missing:?}"
+    );
+    drop(users);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
