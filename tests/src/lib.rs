@@ -47,9 +47,23 @@ impl Mock {
 
     /// Start the mock binary at `bin` and wait (at most 10 s) until it is ready.
     pub fn start_with(bin: &Path, args: &[&str]) -> Mock {
+        Mock::start_with_prefix(&[], bin, args)
+    }
+
+    /// Like [`Mock::start_with`], run through `prefix` (e.g. `ip netns exec NAME`), which
+    /// must exec the binary in place so that stopping the child stops the mock.
+    pub fn start_with_prefix(prefix: &[&str], bin: &Path, args: &[&str]) -> Mock {
         let dir = temp_dir("mock");
         let record = dir.join("requests.jsonl");
-        let mut child = Command::new(bin)
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg("--dir")
             .arg(&dir)
             .arg("--record")

@@ -1,7 +1,11 @@
 //! `make bench`: per-login cost of `login_duo` (autopush, headless) against the mock service.
 //!
 //! Reports the median over 20 runs of the CPU time (user + system) and the peak RSS of the
-//! `login_duo` process, taken from `wait4`'s resource usage, plus the wall time.
+//! `login_duo` process, taken from `wait4`'s resource usage, plus the wall time; the latency of
+//! `pam_authenticate`; and the time from start to verdict under faults (median of 10): a
+//! refused port, a silent server with `https_timeout = 5`, and a normal login with 50 ms of
+//! added round-trip delay (netem in a network namespace this program makes, or, where the
+//! kernel has no netem, a delaying relay on loopback).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -109,7 +113,276 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    match faults::run(&login, &mock) {
+        Ok(lines) => println!("{lines}"),
+        Err(e) => {
+            eprintln!("fault benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// Time to verdict under faults.
+mod faults {
+    use super::{median, sibling};
+    use duo_tests::Mock;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const RUNS: usize = 10;
+    const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+    const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+
+    fn conf(dir: &Path, name: &str, body: &str) -> Result<PathBuf, String> {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\n{body}\n"))
+            .map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+
+    /// Median wall time (ms) of RUNS logins; `want_ok` is the expected verdict.
+    fn timed(prefix: &[&str], login: &Path, conf: &Path, want_ok: bool) -> Result<f64, String> {
+        let mut v = Vec::new();
+        for _ in 0..RUNS {
+            let (prog, args) = match prefix.split_first() {
+                Some((p, rest)) => (PathBuf::from(p), {
+                    let mut a: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+                    a.push(login.display().to_string());
+                    a
+                }),
+                None => (login.to_path_buf(), Vec::new()),
+            };
+            let start = Instant::now();
+            let st = Command::new(prog)
+                .args(args)
+                .arg("-c")
+                .arg(conf)
+                .args(["-f", "alice", "--", "true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| e.to_string())?;
+            v.push(start.elapsed().as_secs_f64() * 1000.0);
+            if st.success() != want_ok {
+                return Err(format!("unexpected verdict {st} for {}", conf.display()));
+            }
+        }
+        Ok(median(&mut v))
+    }
+
+    pub fn run(login: &Path, mock: &Mock) -> Result<String, String> {
+        let mut out = Vec::new();
+        let dir = &mock.dir;
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let c = conf(
+            dir,
+            "refused.conf",
+            &format!("host = 127.0.0.1:{refused}\nfailmode = secure"),
+        )?;
+        out.push(format!(
+            "verdict, connection refused (failmode secure), median of {RUNS}: {:.1} ms",
+            timed(&[], login, &c, false)?
+        ));
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let (silent, holder) = silent_server(stop.clone())?;
+        let c = conf(
+            dir,
+            "silent.conf",
+            &format!("host = 127.0.0.1:{silent}\nfailmode = secure\nhttps_timeout = 5"),
+        )?;
+        let t = timed(&[], login, &c, false);
+        stop.store(true, Ordering::SeqCst);
+        let _ = holder.join();
+        out.push(format!(
+            "verdict, silent server with https_timeout = 5, median of {RUNS}: {:.0} ms",
+            t?
+        ));
+
+        out.push(delayed(login)?);
+        Ok(out.join("\n"))
+    }
+
+    /// A server that accepts and never speaks, until `stop` (at most 5 minutes).
+    fn silent_server(stop: Arc<AtomicBool>) -> Result<(u16, std::thread::JoinHandle<()>), String> {
+        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = l.local_addr().map_err(|e| e.to_string())?.port();
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let t = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let end = Instant::now() + Duration::from_secs(300);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < end {
+                if let Ok((s, _)) = l.accept() {
+                    held.push(s);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Ok((port, t))
+    }
+
+    /// A normal autopush login with 50 ms of added round-trip time.
+    fn delayed(login: &Path) -> Result<String, String> {
+        let ns = format!("duobench{}", std::process::id());
+        let netem = Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .is_ok_and(|s| s.success())
+            && {
+                let ok = Command::new("ip")
+                    .args(["netns", "exec", &ns, "ip", "link", "set", "lo", "up"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+                    && Command::new("ip")
+                        .args([
+                            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root",
+                        ])
+                        .args(["netem", "delay", "25ms"])
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success());
+                if !ok {
+                    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+                }
+                ok
+            };
+        let result = if netem {
+            // Loopback inside the namespace: each packet waits 25 ms, a round trip 50 ms.
+            let mock =
+                Mock::start_with_prefix(&["ip", "netns", "exec", &ns], &sibling("mockduo"), &[]);
+            let c = conf(
+                &mock.dir,
+                "netem.conf",
+                &format!(
+                    "host = 127.0.0.1:{}\ncafile = {}\nautopush = yes",
+                    mock.port,
+                    mock.ca.display()
+                ),
+            )?;
+            let t = timed(&["ip", "netns", "exec", &ns], login, &c, true);
+            let reqs = mock.requests().len();
+            t.map(|t| {
+                (
+                    t,
+                    reqs,
+                    "netem delay 25ms on lo in a private network namespace",
+                )
+            })
+        } else {
+            let mock = Mock::start_with(&sibling("mockduo"), &[]);
+            let stop = Arc::new(AtomicBool::new(false));
+            let (port, t) = relay(mock.port, Duration::from_millis(25), stop.clone())?;
+            let c = conf(
+                &mock.dir,
+                "relay.conf",
+                &format!(
+                    "host = 127.0.0.1:{port}\ncafile = {}\nautopush = yes",
+                    mock.ca.display()
+                ),
+            )?;
+            let r = timed(&[], login, &c, true);
+            stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect(("127.0.0.1", port));
+            let _ = t.join();
+            let reqs = mock.requests().len();
+            r.map(|t| {
+                (
+                    t,
+                    reqs,
+                    "this kernel has no netem: a loopback relay delaying each direction 25 ms and each connection setup 50 ms",
+                )
+            })
+        };
+        if netem {
+            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+        }
+        let (t, reqs, how) = result?;
+        let per_login = reqs as f64 / RUNS as f64;
+        Ok(format!(
+            "verdict, autopush login with 50 ms added RTT, median of {RUNS}: {t:.0} ms ({how}); \
+             {per_login:.0} HTTPS requests per login on one connection = 5 round trips \
+             (TCP 1, TLS 1.3 1, ping/preauth/auth 3), floor 250 ms"
+        ))
+    }
+
+    /// A TCP relay on 127.0.0.1 to `target` that holds each chunk `one_way` in each direction
+    /// and waits one round trip before connecting, like a link with that delay.
+    fn relay(
+        target: u16,
+        one_way: Duration,
+        stop: Arc<AtomicBool>,
+    ) -> Result<(u16, std::thread::JoinHandle<()>), String> {
+        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = l.local_addr().map_err(|e| e.to_string())?.port();
+        let t = std::thread::spawn(move || {
+            for c in l.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = c else { continue };
+                std::thread::spawn(move || {
+                    std::thread::sleep(one_way * 2);
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (c2, s2) = match (client.try_clone(), server.try_clone()) {
+                        (Ok(a), Ok(b)) => (a, b),
+                        _ => return,
+                    };
+                    let a = std::thread::spawn(move || pump(client, server, one_way));
+                    pump(s2, c2, one_way);
+                    let _ = a.join();
+                });
+            }
+        });
+        Ok((port, t))
+    }
+
+    /// Copy `from` to `to`, each chunk leaving `delay` after it arrived.
+    fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+        let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+        let writer = std::thread::spawn(move || {
+            for (due, chunk) in rx {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if to.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(Shutdown::Write);
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        let _ = from.set_read_timeout(Some(Duration::from_secs(120)));
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+        drop(tx);
+        let _ = writer.join();
+    }
 }
 
 /// pam_authenticate through the real libpam and the release module, autopush, median of 50
