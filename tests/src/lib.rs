@@ -4,11 +4,96 @@
 pub mod pty;
 pub mod users;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The integration key of every test config; the mock accepts only this one.
+pub const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
+/// The secret key that goes with [`IKEY`].
+pub const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+
+/// Linux-PAM return codes that the tests expect.
+pub mod pam_codes {
+    /// PAM_SUCCESS
+    pub const PAM_SUCCESS: i32 = 0;
+    /// PAM_SERVICE_ERR
+    pub const PAM_SERVICE_ERR: i32 = 3;
+    /// PAM_USER_UNKNOWN
+    pub const PAM_USER_UNKNOWN: i32 = 10;
+    /// PAM_MAXTRIES
+    pub const PAM_MAXTRIES: i32 = 11;
+    /// PAM_ABORT
+    pub const PAM_ABORT: i32 = 26;
+}
+
+/// `login_duo -d -c <conf> -f <user> -- echo <marker>` (the built binary) with an environment
+/// holding only `PATH`. Run as root, `-c` and `-f` are allowed and the login is single-process.
+pub fn login_duo_echo(conf: &Path, user: &str, marker: &str) -> Command {
+    let mut cmd = Command::new(built("login_duo"));
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["-d", "-c"])
+        .arg(conf)
+        .args(["-f", user, "--", "echo", marker]);
+    cmd
+}
+
+/// What a process run by [`run_captured`] did.
+pub struct Captured {
+    /// Its exit status (after a kill if it overran).
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// Time from spawn to exit.
+    pub elapsed: Duration,
+    /// Whether it ran longer than the limit and was killed.
+    pub killed: bool,
+}
+
+/// Run `cmd` with stdin from /dev/null and both outputs captured; kill it after `limit`.
+pub fn run_captured(mut cmd: Command, limit: Duration) -> Captured {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {:?}: {e}", cmd.get_program()));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let t_out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let t_err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let mut killed = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            killed = true;
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Captured {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+        elapsed,
+        killed,
+    }
+}
 
 static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
 

@@ -20,23 +20,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
-use duo_tests::Mock;
+use duo_tests::{Mock, IKEY, SKEY};
 
-const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
-const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
 /// `https_timeout` of most rows, in seconds.
 const T: u64 = 3;
 /// The `/auth` + `/auth_status` bound of one attempt (`duo::attempt::AUTH_STAGE_SECS`).
 const AUTH_STAGE: u64 = 75;
 /// Slack on every bound: process start, scheduling on a loaded 2-core machine.
 const SLACK: u64 = 2;
-
-const PAM_SUCCESS: i32 = 0;
-const PAM_SERVICE_ERR: i32 = 3;
-const PAM_MAXTRIES: i32 = 11;
-const PAM_ABORT: i32 = 26;
 
 /// What a row must end in.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -330,49 +324,6 @@ struct Run {
     elapsed: Duration,
 }
 
-/// Run `cmd` with output captured; kill it after `limit`.
-fn run_limited(
-    mut cmd: Command,
-    limit: Duration,
-) -> (std::process::ExitStatus, String, String, Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            break child.wait().expect("wait");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    (
-        status,
-        t_out.join().unwrap_or_default(),
-        t_err.join().unwrap_or_default(),
-        elapsed,
-    )
-}
-
 fn write_private(path: &Path, body: &str) {
     std::fs::write(path, body).expect("write");
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -405,36 +356,31 @@ fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user
     let limit = row.bound + Duration::from_secs(30);
     match fe {
         Frontend::LoginDuo => {
-            let mut cmd = Command::new(duo_tests::built("login_duo"));
-            cmd.env_clear()
-                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-                .args(["-d", "-c"])
-                .arg(&conf)
-                .args(["-f", row.user, "--", "echo", &marker]);
-            let (status, out, err, elapsed) = run_limited(cmd, limit);
+            let c =
+                duo_tests::run_captured(duo_tests::login_duo_echo(&conf, row.user, &marker), limit);
+            let (out, err) = (
+                String::from_utf8_lossy(&c.stdout),
+                String::from_utf8_lossy(&c.stderr).into_owned(),
+            );
             let ran = out.contains(&marker);
             assert_eq!(
-                status.success(),
+                c.status.success(),
                 ran,
-                "{}: exit status and command disagree: {status}\n{out}\n{err}",
-                row.fault
+                "{}: exit status and command disagree: {}\n{out}\n{err}",
+                row.fault,
+                c.status
             );
             Run {
                 allowed: ran,
                 pam_code: None,
                 log: err,
-                elapsed,
+                elapsed: c.elapsed,
             }
         }
         Frontend::LoginDuoTty => {
-            let mut cmd = Command::new(duo_tests::built("login_duo"));
-            cmd.env_clear()
-                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-                .args(["-d", "-c"])
-                .arg(&conf)
-                .args(["-f", row.user, "--", "echo", &marker]);
             let start = Instant::now();
-            let mut p = PtyChild::spawn(cmd).expect("spawn on a pty");
+            let mut p = PtyChild::spawn(duo_tests::login_duo_echo(&conf, row.user, &marker))
+                .expect("spawn on a pty");
             // Rows that reach the menu pick option 1 (push).
             if p.expect("Passcode or option", limit).is_ok() {
                 p.send("1\n");
@@ -472,7 +418,8 @@ fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user
             cmd.arg("--confdir")
                 .arg(&confdir)
                 .args(["--service", service, "--user", pam_user]);
-            let (_, out, err, elapsed) = run_limited(cmd, limit);
+            let c = duo_tests::run_captured(cmd, limit);
+            let out = String::from_utf8_lossy(&c.stdout);
             let code = out
                 .lines()
                 .rev()
@@ -482,8 +429,8 @@ fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user
             Run {
                 allowed: code == Some(PAM_SUCCESS),
                 pam_code: code,
-                log: err,
-                elapsed,
+                log: String::from_utf8_lossy(&c.stderr).into_owned(),
+                elapsed: c.elapsed,
             }
         }
     }

@@ -4,18 +4,16 @@
 //! single-process mode with a private config and pick the mock scenario through `-f`. The
 //! setuid test installs a root-owned 4755 copy and runs it as an unprivileged user.
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use duo_tests::pty::PtyChild;
 use duo_tests::Mock;
 use serde_json::Value;
 
-const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
-const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+use duo_tests::{IKEY, SKEY};
 
 fn mock() -> Mock {
     Mock::start(&[])
@@ -37,59 +35,27 @@ fn write_conf(path: &Path, body: &str) -> PathBuf {
     path.to_path_buf()
 }
 
-/// Run a command with no terminal (headless login_duo), killing it after `limit`.
-fn run_with_limit(mut cmd: Command, limit: Duration) -> (Output, Duration) {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let s = child.wait().expect("wait");
-            panic!("process ran longer than {limit:?} and was killed ({s})");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let elapsed = start.elapsed();
-    let stdout = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
+/// Run a command with no terminal (headless login_duo); it must finish within `limit`.
+fn run_with_limit(cmd: Command, limit: Duration) -> (Output, Duration) {
+    let c = duo_tests::run_captured(cmd, limit);
+    assert!(
+        !c.killed,
+        "process ran longer than {limit:?} and was killed ({})",
+        c.status
+    );
     (
         Output {
-            status,
-            stdout,
-            stderr,
+            status: c.status,
+            stdout: c.stdout,
+            stderr: c.stderr,
         },
-        elapsed,
+        c.elapsed,
     )
 }
 
 /// login_duo -d -c <conf> -f <user> -- echo <marker>, headless, with a clean environment.
 fn login(conf: &Path, user: &str, marker: &str, env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut cmd = Command::new(duo_tests::built("login_duo"));
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .args(["-d", "-c"])
-        .arg(conf)
-        .args(["-f", user, "--", "echo", marker]);
+    let mut cmd = duo_tests::login_duo_echo(conf, user, marker);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -8,13 +8,8 @@ use std::process::{Command, Output, Stdio};
 use duo_tests::users::TempUser;
 use duo_tests::Mock;
 
-const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
-const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
-const PAM_SUCCESS: i32 = 0;
-const PAM_SERVICE_ERR: i32 = 3;
-const PAM_USER_UNKNOWN: i32 = 10;
-const PAM_MAXTRIES: i32 = 11;
-const PAM_ABORT: i32 = 26;
+use duo_tests::pam_codes::*;
+use duo_tests::{IKEY, SKEY};
 
 /// A PAM service directory with one service using the module.
 struct Setup {

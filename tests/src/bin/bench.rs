@@ -138,8 +138,7 @@ mod faults {
     use std::time::{Duration, Instant};
 
     const RUNS: usize = 10;
-    const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
-    const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+    use duo_tests::{IKEY, SKEY};
 
     fn conf(dir: &Path, name: &str, body: &str) -> Result<PathBuf, String> {
         let p = dir.join(name);

@@ -51,8 +51,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 use sha2::Sha512;
 
-const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
-const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+use duo_tests::{IKEY, SKEY};
 
 struct State {
     record: Option<Mutex<std::fs::File>>,
