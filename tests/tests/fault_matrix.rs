@@ -129,7 +129,7 @@ struct Servers {
     threads: Vec<std::thread::JoinHandle<()>>,
     children: Vec<Child>,
     /// A listener with a full accept queue, kept open (SYNs to it are dropped).
-    _full: Option<(OwnedListenFd, TcpStream)>,
+    _full: (OwnedListenFd, TcpStream),
 }
 
 impl Drop for Servers {
@@ -206,15 +206,15 @@ impl Drop for OwnedListenFd {
 }
 
 /// A loopback listener that never accepts, with its accept queue already full: the kernel
-/// drops further SYNs, as a firewall that silently drops packets would. Returns `None` if this
-/// kernel does not behave so (checked with a 500 ms probe).
-fn full_listener() -> Option<(u16, OwnedListenFd, TcpStream)> {
+/// drops further SYNs, as a firewall that silently drops packets would. An error says why
+/// not, e.g. if this kernel did not drop a probe's SYN for 500 ms.
+fn full_listener() -> Result<(u16, OwnedListenFd, TcpStream), String> {
     // SAFETY: plain socket syscalls on a descriptor this function owns; the sockaddr is a
     // fully initialised local value whose size is passed alongside it.
     let (fd, port) = unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
         if fd < 0 {
-            return None;
+            return Err("socket() failed".into());
         }
         let owned = OwnedListenFd(fd);
         let mut addr: libc::sockaddr_in = std::mem::zeroed();
@@ -224,23 +224,24 @@ fn full_listener() -> Option<(u16, OwnedListenFd, TcpStream)> {
         if libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len) != 0
             || libc::listen(fd, 0) != 0
         {
-            return None;
+            return Err("bind/listen failed".into());
         }
         let mut got: libc::sockaddr_in = std::mem::zeroed();
         let mut glen = len;
         if libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen) != 0 {
-            return None;
+            return Err("getsockname failed".into());
         }
         (owned, u16::from_be(got.sin_port))
     };
-    let first = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let first =
+        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("first connect: {e}"))?;
     let probe = TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_millis(500),
     );
     match probe {
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Some((port, fd, first)),
-        _ => None,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok((port, fd, first)),
+        other => Err(format!("a probe was not left hanging: {other:?}")),
     }
 }
 
@@ -742,18 +743,16 @@ fn rows(s: &Setup) -> Vec<Row> {
             "Proxy connection error: Failed to connect",
         ),
     ];
-    if let Some(port) = s.full_port {
-        rows.insert(
-            3,
-            row(
-                "SYN unanswered (packets dropped)",
-                &format!("host = 127.0.0.1:{port}"),
-                "alice",
-                Failmode,
-                "Couldn't connect to 127.0.0.1:",
-            ),
-        );
-    }
+    rows.insert(
+        3,
+        row(
+            "SYN unanswered (packets dropped)",
+            &format!("host = 127.0.0.1:{}", s.full_port),
+            "alice",
+            Failmode,
+            "Couldn't connect to 127.0.0.1:",
+        ),
+    );
     rows
 }
 
@@ -766,7 +765,7 @@ struct Setup {
     refused: u16,
     silent_tcp: u16,
     proxy407: u16,
-    full_port: Option<u16>,
+    full_port: u16,
     tls11: (u16, PathBuf),
     _servers: Servers,
 }
@@ -779,8 +778,8 @@ fn setup(dir: &Path) -> Setup {
         "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
     );
     let (tls11_port, tls11_child, tls11_cert) = tls11_server(dir);
-    let full = full_listener();
-    let full_port = full.as_ref().map(|f| f.0);
+    let full = full_listener().unwrap_or_else(|why| panic!("SYN-dropping listener: {why}"));
+    let full_port = full.0;
     let mocks = [
         Mock::start(&[]),
         Mock::start(&["--listen", "127.0.0.2:0"]),
@@ -807,7 +806,7 @@ fn setup(dir: &Path) -> Setup {
             stop,
             threads: vec![t1, t2],
             children: vec![tls11_child],
-            _full: full.map(|(_, fd, s)| (fd, s)),
+            _full: (full.1, full.2),
         },
     }
 }
