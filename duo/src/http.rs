@@ -137,13 +137,29 @@ fn tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, OpenError>
     })
 }
 
-/// Bound the next blocking operation on `s`.
-fn arm(s: &TcpStream, deadline: Instant, per_wait: Option<Duration>) -> std::io::Result<()> {
+/// Longest single blocking read. Socket timeouts run on the kernel's timer wheel, whose
+/// granularity grows with the timeout (about 2 s for a 30 s timeout at HZ=250), so long waits
+/// are taken in slices of at most this long: each overshoots by a few milliseconds at most.
+const SLICE: Duration = Duration::from_millis(500);
+
+/// Bound the next blocking read on `s` (one slice, never past `until`) and the next write
+/// (until `until`). `Err(TimedOut)` once `until` has passed.
+fn arm(s: &TcpStream, until: Instant) -> std::io::Result<()> {
     let left =
-        remaining(deadline).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::TimedOut))?;
-    let t = per_wait.map_or(left, |w| w.min(left));
-    s.set_read_timeout(Some(t))?;
-    s.set_write_timeout(Some(t))
+        remaining(until).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::TimedOut))?;
+    s.set_read_timeout(Some(left.min(SLICE)))?;
+    s.set_write_timeout(Some(left))
+}
+
+/// Whether an I/O error is a socket timeout (or an interrupted call): wait again if time is
+/// left.
+fn wait_again(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::Interrupted
+    )
 }
 
 /// One open TLS connection to the API host.
@@ -173,18 +189,20 @@ impl Conn {
             transient: false,
         })?;
         while conn.is_handshaking() {
-            arm(&sock, deadline, None).map_err(|_| timed_out())?;
-            if let Err(e) = conn.complete_io(&mut sock) {
-                return Err(match e.kind() {
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => OpenError {
-                        reason: "SSL handshake timed out".into(),
-                        transient: true,
-                    },
-                    _ => OpenError {
+            arm(&sock, deadline).map_err(|_| OpenError {
+                reason: "SSL handshake timed out".into(),
+                transient: true,
+            })?;
+            match conn.complete_io(&mut sock) {
+                Ok(_) => {}
+                // rustls keeps its state across a timed-out read: wait for the next slice.
+                Err(e) if wait_again(&e) => {}
+                Err(e) => {
+                    return Err(OpenError {
                         reason: tls_reason(&e),
                         transient: false,
-                    },
-                });
+                    })
+                }
             }
         }
         Ok(Conn {
@@ -207,7 +225,7 @@ impl Conn {
             std::io::ErrorKind::UnexpectedEof => "Connection closed".to_string(),
             _ => crate::config::strerror(&e),
         };
-        arm(self.tls.get_ref(), deadline, None).map_err(io)?;
+        arm(self.tls.get_ref(), deadline).map_err(io)?;
         self.tls.write_all(request).map_err(io)?;
         self.tls.flush().map_err(io)?;
         let head_end = loop {
@@ -264,17 +282,20 @@ impl Conn {
         })
     }
 
+    /// Read some more of the response: wait at most `per_wait` (if given), never past the
+    /// deadline.
     fn fill(&mut self, deadline: Instant, per_wait: Option<Duration>) -> std::io::Result<()> {
-        arm(self.tls.get_ref(), deadline, per_wait)?;
+        let until = per_wait.map_or(deadline, |w| deadline.min(Instant::now() + w));
         let mut chunk = [0u8; 8192];
         loop {
+            arm(self.tls.get_ref(), until)?;
             match self.tls.read(&mut chunk) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(());
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if wait_again(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -360,17 +381,17 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: Instant) -> Result<TcpStream
         reason: "Proxy connection timed out".into(),
         transient: true,
     };
-    arm(&s, deadline, None).map_err(io_err)?;
+    arm(&s, deadline).map_err(io_err)?;
     s.write_all(req.as_bytes()).map_err(io_err)?;
     let mut reply = Vec::new();
     let mut byte = [0u8; 1];
     // Byte by byte, so nothing of the TLS stream that follows is consumed.
     while find(&reply, b"\r\n\r\n").is_none() && reply.len() < 4096 {
-        arm(&s, deadline, None).map_err(io_err)?;
+        arm(&s, deadline).map_err(io_err)?;
         match s.read(&mut byte) {
             Ok(0) => break,
             Ok(_) => reply.push(byte[0]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if wait_again(&e) => {}
             Err(e) => return Err(io_err(e)),
         }
     }

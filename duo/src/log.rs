@@ -58,7 +58,8 @@ pub fn log(priority: Priority, msg: &str) {
     let line = render(msg);
     if debug() {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "[{}] {}", priority as i32, line);
+        // One write per line, so that lines of concurrent processes do not interleave.
+        let _ = err.write_all(format!("[{}] {}\n", priority as i32, line).as_bytes());
         let _ = err.flush();
         return;
     }
