@@ -24,6 +24,10 @@ size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@SIZE@/$size/" packaging/debian/control > "$stage/DEBIAN/control"
 printf '/etc/duo/pam_duo.conf\n/etc/duo/login_duo.conf\n' > "$stage/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage/DEBIAN/$s"; done
+# md5sums for `dpkg --verify` and debsums (conffiles are tracked by dpkg itself).
+(cd "$stage" && find . \( -path ./DEBIAN -o -path ./etc \) -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) \
+    > "$stage/DEBIAN/md5sums"
+chmod 0644 "$stage/DEBIAN/md5sums"
 mkdir -p dist
 out="dist/duo-unix-rs_${version}_amd64.deb"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null

@@ -73,7 +73,7 @@ check "deb: no file is group- or world-writable" \
 dpkg-deb -I "$deb" conffiles >"$work/conffiles" 2>&1
 check "deb: both configs are conffiles" \
     sh -c "grep -qx /etc/duo/pam_duo.conf '$work/conffiles' && grep -qx /etc/duo/login_duo.conf '$work/conffiles'"
-lintian --no-tag-display-limit "$deb" >"$work/lintian.out" 2>&1
+lintian --tag-display-limit 0 "$deb" >"$work/lintian.out" 2>&1
 check "lintian reports no errors" sh -c "! grep -q '^E:' '$work/lintian.out'"
 grep '^[EW]:' "$work/lintian.out" | sed 's/^/    /'
 
@@ -94,6 +94,8 @@ if getent passwd sshd >/dev/null; then
 else
     check "installed: /etc/duo/login_duo.conf 0600" mode_owner /etc/duo/login_duo.conf 600 root
 fi
+check "installed: dpkg --verify finds every file as shipped (md5sums)" \
+    sh -c 'dpkg-deb -I "$1" md5sums >/dev/null 2>&1 && [ -z "$(dpkg --verify duo-unix-rs 2>&1)" ]' _ "$deb"
 check "installed: the PAM profile is off by default (no pam_duo in /etc/pam.d)" \
     sh -c '! grep -rqs pam_duo /etc/pam.d'
 check "installed: man -w finds pam_duo(8) and login_duo(8)" \
