@@ -32,6 +32,9 @@ fn sudo_runs_the_command_only_after_approval() {
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let approve = TempUser::create("duosa", "alice");
     let deny = TempUser::create("duosd", "pushdeny");
+    // Duo answers 503 (failsecure) and preauth deny (abort).
+    let outage = TempUser::create("duoso", "503");
+    let abort = TempUser::create("duosx", "preauth-deny");
     let pid = std::process::id();
     let service = format!("duo-sudo-{pid}");
     let conf = m.dir.join("sudo.conf");
@@ -60,7 +63,7 @@ fn sudo_runs_the_command_only_after_approval() {
     )
     .expect("pam service");
     let mut rules = String::new();
-    for u in [&approve, &deny] {
+    for u in [&approve, &deny, &outage, &abort] {
         rules.push_str(&format!(
             "Defaults:{0} pam_service={service}\nDefaults:{0} !lecture\n{0} ALL=(root) /usr/bin/id\n",
             u.name
@@ -118,6 +121,29 @@ fn sudo_runs_the_command_only_after_approval() {
         "the command must not run: {stdout}"
     );
     assert!(stdout.contains("Login request denied."), "{stdout}");
+
+    // A failsecure denial and an abort are not "wrong answers": sudo stops at once with a PAM
+    // error instead of asking again (README "How it fails").
+    for (u, duo_name) in [(&outage, "503"), (&abort, "preauth-deny")] {
+        let out = sudo_as(u);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{duo_name}: sudo must fail");
+        assert!(
+            !stdout.lines().any(|l| l == "root"),
+            "{duo_name}: the command must not run: {stdout}"
+        );
+        assert!(
+            stderr.contains("PAM authentication error"),
+            "{duo_name}: {stderr}"
+        );
+        let preauths = m
+            .requests()
+            .iter()
+            .filter(|r| r["path"] == "/auth/v2/preauth" && r["params"]["username"] == duo_name)
+            .count();
+        assert_eq!(preauths, 1, "{duo_name}: sudo did not ask again");
+    }
 
     let users: Vec<String> = m
         .requests()
