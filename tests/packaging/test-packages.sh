@@ -73,6 +73,10 @@ check "deb: no file is group- or world-writable" \
 dpkg-deb -I "$deb" conffiles >"$work/conffiles" 2>&1
 check "deb: both configs are conffiles" \
     sh -c "grep -qx /etc/duo/pam_duo.conf '$work/conffiles' && grep -qx /etc/duo/login_duo.conf '$work/conffiles'"
+mkdir -p "$work/control"
+dpkg-deb -e "$deb" "$work/control" 2>/dev/null
+check "deb: postinst, prerm and postrm are valid sh" \
+    sh -c "for f in postinst prerm postrm; do sh -n '$work/control/'\$f || exit 1; done"
 lintian --tag-display-limit 0 "$deb" >"$work/lintian.out" 2>&1
 check "lintian reports no errors" sh -c "! grep -q '^E:' '$work/lintian.out'"
 grep '^[EW]:' "$work/lintian.out" | sed 's/^/    /'
@@ -186,6 +190,11 @@ sed 's/^/    /' "$work/rpm.scripts"
 check "rpm --scripts: postinstall and preuninstall scriptlets, no PAM stack edits" \
     sh -c "grep -q '^postinstall scriptlet' '$work/rpm.scripts' && grep -q '^preuninstall scriptlet' '$work/rpm.scripts' \
         && ! grep -Eq 'sed |authselect|>+ */etc/pam.d' '$work/rpm.scripts'"
+for tag in POSTIN PREUN; do
+    rpm -qp --qf "%{$tag}\n" "$rpmfile" >"$work/rpm.$tag.sh" 2>/dev/null
+done
+check "rpm: the %post and %preun scriptlets are valid sh" \
+    sh -c "sh -n '$work/rpm.POSTIN.sh' && sh -n '$work/rpm.PREUN.sh' && [ -s '$work/rpm.POSTIN.sh' ]"
 rpm -qpR "$rpmfile" >"$work/rpm.req" 2>/dev/null
 check "rpm: requires pam" grep -q '^pam' "$work/rpm.req"
 
