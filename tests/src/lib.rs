@@ -7,7 +7,8 @@ pub mod users;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The integration key of every test config; the mock accepts only this one.
@@ -39,6 +40,62 @@ pub fn login_duo_echo(conf: &Path, user: &str, marker: &str) -> Command {
         .arg(conf)
         .args(["-f", user, "--", "echo", marker]);
     cmd
+}
+
+/// `bin` run through `prefix` (e.g. `ip netns exec NAME`), or directly if `prefix` is empty.
+pub fn prefixed(prefix: &[&str], bin: &Path) -> Command {
+    match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and holds them without sending a byte.
+/// Stopped (and its connections closed) on drop, or after 10 minutes at the latest.
+pub struct SilentServer {
+    /// Its port.
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SilentServer {
+    /// Bind an ephemeral port and start accepting.
+    pub fn start() -> SilentServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            let end = Instant::now() + Duration::from_secs(600);
+            while !flag.load(Ordering::SeqCst) && Instant::now() < end {
+                if let Ok((s, _)) = listener.accept() {
+                    held.push(s);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        SilentServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// What a process run by [`run_captured`] did.
@@ -140,15 +197,7 @@ impl Mock {
     pub fn start_with_prefix(prefix: &[&str], bin: &Path, args: &[&str]) -> Mock {
         let dir = temp_dir("mock");
         let record = dir.join("requests.jsonl");
-        let mut cmd = match prefix.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(bin);
-                c
-            }
-            None => Command::new(bin),
-        };
-        let mut child = cmd
+        let mut child = prefixed(prefix, bin)
             .arg("--dir")
             .arg(&dir)
             .arg("--record")

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
-use duo_tests::{Mock, IKEY, SKEY};
+use duo_tests::{Mock, SilentServer, IKEY, SKEY};
 
 /// `https_timeout` of most rows, in seconds.
 const T: u64 = 3;
@@ -143,24 +143,6 @@ impl Drop for Servers {
             let _ = t.join();
         }
     }
-}
-
-/// Accept connections and hold them without sending a byte, until stopped.
-fn silent_tcp(stop: Arc<AtomicBool>) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    let t = std::thread::spawn(move || {
-        let mut held = Vec::new();
-        let end = Instant::now() + Duration::from_secs(600);
-        while !stop.load(Ordering::SeqCst) && Instant::now() < end {
-            if let Ok((s, _)) = listener.accept() {
-                held.push(s);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
-    (port, t)
 }
 
 /// A proxy that answers every request with `reply` and closes, until stopped.
@@ -499,7 +481,7 @@ fn rows(s: &Setup) -> Vec<Row> {
         ),
         row(
             "Server accepts TCP and never speaks",
-            &format!("host = 127.0.0.1:{}", s.silent_tcp),
+            &format!("host = 127.0.0.1:{}", s.silent_tcp.port),
             "alice",
             Failmode,
             "Couldn't connect to 127.0.0.1:",
@@ -763,7 +745,7 @@ struct Setup {
     expired: Mock,
     silent_tls: Mock,
     refused: u16,
-    silent_tcp: u16,
+    silent_tcp: SilentServer,
     proxy407: u16,
     full_port: u16,
     tls11: (u16, PathBuf),
@@ -772,7 +754,7 @@ struct Setup {
 
 fn setup(dir: &Path) -> Setup {
     let stop = Arc::new(AtomicBool::new(false));
-    let (silent_tcp, t1) = silent_tcp(stop.clone());
+    let silent_tcp = SilentServer::start();
     let (proxy407, t2) = refusing_proxy(
         stop.clone(),
         "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
@@ -804,7 +786,7 @@ fn setup(dir: &Path) -> Setup {
         tls11: (tls11_port, tls11_cert),
         _servers: Servers {
             stop,
-            threads: vec![t1, t2],
+            threads: vec![t2],
             children: vec![tls11_child],
             _full: (full.1, full.2),
         },

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use duo_tests::pty::PtyChild;
 use duo_tests::Mock;
@@ -196,20 +196,8 @@ fn refused_port_is_a_failmode_verdict() {
 #[test]
 fn silent_server_is_bounded_by_https_timeout() {
     let dir = duo_tests::temp_dir("silent");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let held = std::thread::spawn(move || {
-        // Accept connections and hold them open without a byte, until the test ends.
-        let mut conns = Vec::new();
-        listener.set_nonblocking(true).expect("nonblocking");
-        let end = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < end {
-            if let Ok((s, _)) = listener.accept() {
-                conns.push(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
+    let silent = duo_tests::SilentServer::start();
+    let port = silent.port;
     for (mode, ok) in [("safe", true), ("secure", false)] {
         let c = write_conf(
             &dir.join(format!("{mode}.conf")),
@@ -227,7 +215,7 @@ fn silent_server_is_bounded_by_https_timeout() {
             "verdict took {elapsed:?}, bound is 2 s + 2 s"
         );
     }
-    drop(held);
+    drop(silent);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -153,17 +153,8 @@ mod faults {
     fn timed(prefix: &[&str], login: &Path, conf: &Path, want_ok: bool) -> Result<f64, String> {
         let mut v = Vec::new();
         for _ in 0..RUNS {
-            let (prog, args) = match prefix.split_first() {
-                Some((p, rest)) => (PathBuf::from(p), {
-                    let mut a: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-                    a.push(login.display().to_string());
-                    a
-                }),
-                None => (login.to_path_buf(), Vec::new()),
-            };
             let start = Instant::now();
-            let st = Command::new(prog)
-                .args(args)
+            let st = duo_tests::prefixed(prefix, login)
                 .arg("-c")
                 .arg(conf)
                 .args(["-f", "alice", "--", "true"])
@@ -197,16 +188,17 @@ mod faults {
             timed(&[], login, &c, false)?
         ));
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let (silent, holder) = silent_server(stop.clone())?;
+        let silent = duo_tests::SilentServer::start();
         let c = conf(
             dir,
             "silent.conf",
-            &format!("host = 127.0.0.1:{silent}\nfailmode = secure\nhttps_timeout = 5"),
+            &format!(
+                "host = 127.0.0.1:{}\nfailmode = secure\nhttps_timeout = 5",
+                silent.port
+            ),
         )?;
         let t = timed(&[], login, &c, false);
-        stop.store(true, Ordering::SeqCst);
-        let _ = holder.join();
+        drop(silent);
         out.push(format!(
             "verdict, silent server with https_timeout = 5, median of {RUNS}: {:.0} ms",
             t?
@@ -214,24 +206,6 @@ mod faults {
 
         out.push(delayed(login)?);
         Ok(out.join("\n"))
-    }
-
-    /// A server that accepts and never speaks, until `stop` (at most 5 minutes).
-    fn silent_server(stop: Arc<AtomicBool>) -> Result<(u16, std::thread::JoinHandle<()>), String> {
-        let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = l.local_addr().map_err(|e| e.to_string())?.port();
-        l.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let t = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            let end = Instant::now() + Duration::from_secs(300);
-            while !stop.load(Ordering::SeqCst) && Instant::now() < end {
-                if let Ok((s, _)) = l.accept() {
-                    held.push(s);
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        Ok((port, t))
     }
 
     /// A normal autopush login with 50 ms of added round-trip time.
