@@ -8,7 +8,6 @@
 # Prints one line per check and then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 passed=0
 failed=0
 ok() { echo "ok   - $1"; passed=$((passed + 1)); }
@@ -102,7 +101,7 @@ check "installed: dpkg --verify finds every file as shipped (md5sums)" \
     sh -c 'dpkg-deb -I "$1" md5sums >/dev/null 2>&1 && [ -z "$(dpkg --verify duo-unix-rs 2>&1)" ]' _ "$deb"
 check "installed: the PAM profile is off by default (no pam_duo in /etc/pam.d)" \
     sh -c '! grep -rqs pam_duo /etc/pam.d'
-check "installed: man -w finds pam_duo(8) and login_duo(8)" \
+check "installed: the pam_duo(8) and login_duo(8) man pages" \
     sh -c 'test -f /usr/share/man/man8/pam_duo.8.gz && test -f /usr/share/man/man8/login_duo.8.gz'
 # The sample config has no keys: the installed login_duo must refuse, not let anyone in.
 /usr/sbin/login_duo -c /etc/duo/login_duo.conf /bin/echo SHOULD-NOT-RUN >"$work/sample.out" 2>&1
@@ -230,6 +229,5 @@ else
     bad "SELinux policy compiles: /usr/share/selinux/devel/Makefile missing (apt install selinux-policy-dev checkpolicy)"
 fi
 
-cd "$root"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
