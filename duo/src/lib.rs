@@ -16,6 +16,7 @@ pub mod attempt;
 pub mod client;
 pub mod config;
 pub mod conv;
+pub mod deadline;
 pub mod gecos;
 pub mod groups;
 pub mod http;
