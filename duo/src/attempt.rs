@@ -5,16 +5,17 @@
 //! (30 when unset), whatever the server does. The `/auth` + `/auth_status` stage ends within
 //! [`AUTH_STAGE_SECS`] seconds in total.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::client::{Client, Limits, Method};
+use crate::client::{Client, Method};
 use crate::config::{Config, FailMode};
 use crate::conv::Conversation;
+use crate::deadline::Deadline;
 use crate::login::Flags;
-use crate::outcome::{Class, Outcome};
+use crate::outcome::{Outcome, Problem};
 use crate::sanitize::sanitize;
 use crate::sign;
 
@@ -60,13 +61,13 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-fn missing(field: &str) -> Outcome {
-    Outcome::new(Class::ServerError, format!("JSON missing valid '{field}'"))
+fn missing(field: &str) -> Problem {
+    Problem::Service(format!("JSON missing valid '{field}'"))
 }
 
 /// Parse a reply body and check the envelope (SPEC §1.8). Returns the `response` object of a
-/// `stat: OK` reply; `stat: FAIL` becomes `Fail` with `<code>: <message>`.
-pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Outcome> {
+/// `stat: OK` reply; `stat: FAIL` becomes [`Problem::Fail`] with `<code>: <message>`.
+pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     let top = parse_object(body)?;
     let stat = match top.get("stat") {
         Some(Value::String(s)) => s,
@@ -87,30 +88,27 @@ pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Outcome> {
             Some(Value::String(m)) => m,
             _ => return Err(missing("message")),
         };
-        return Err(Outcome::new(Class::Fail, format!("{code}: {message}")));
+        return Err(Problem::Fail(format!("{code}: {message}")));
     }
-    Err(Outcome::new(Class::ServerError, ""))
+    Err(Problem::Service(String::new()))
 }
 
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Outcome> {
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(Outcome::new(
-            Class::ServerError,
-            "No JSON object in response",
-        )),
-        Err(_) => Err(Outcome::new(Class::ServerError, "invalid JSON response")),
+        Ok(_) => Err(Problem::Service("No JSON object in response".into())),
+        Err(_) => Err(Problem::Service("invalid JSON response".into())),
     }
 }
 
-fn get_str<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v str, Outcome> {
+fn get_str<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v str, Problem> {
     match m.get(field) {
         Some(Value::String(s)) => Ok(s),
         _ => Err(missing(field)),
     }
 }
 
-fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String, Value>, Outcome> {
+fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String, Value>, Problem> {
     match m.get(field) {
         Some(Value::Object(o)) => Ok(o),
         _ => Err(missing(field)),
@@ -118,12 +116,9 @@ fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String,
 }
 
 /// Read the server time from a ping reply (SPEC §1.6); the envelope `stat` is not checked.
-fn ping_time(body: &[u8]) -> Result<i64, Outcome> {
+fn ping_time(body: &[u8]) -> Result<i64, Problem> {
     if body.is_empty() {
-        return Err(Outcome::new(
-            Class::ServerError,
-            "No response body from server",
-        ));
+        return Err(Problem::Service("No response body from server".into()));
     }
     let top = parse_object(body)?;
     let response = get_obj(&top, "response")?;
@@ -139,6 +134,28 @@ struct AuthPrompt {
     txid: Option<String>,
 }
 
+/// What preauth decided (docs/BEHAVIOUR.md §5.1).
+enum Preauth {
+    /// Ask for a second factor.
+    Auth(AuthPrompt),
+    /// Allowed without two-factor authentication; Duo's `status_msg`.
+    Allow(String),
+    /// Denied; Duo's `status_msg`.
+    Deny(String),
+    /// The user must enroll first.
+    Enroll,
+}
+
+/// What the auth stage decided (docs/BEHAVIOUR.md §5.3).
+enum AuthResult {
+    /// Approved.
+    Allow,
+    /// Denied (a refused push, a wrong passcode).
+    Deny,
+    /// Still waiting after the last status poll.
+    StillWaiting,
+}
+
 /// Run one attempt. `env_factor` is consumed by the first attempt that uses it.
 pub fn attempt(
     client: &mut Client,
@@ -148,58 +165,65 @@ pub fn attempt(
     ui: &mut dyn Conversation,
 ) -> Outcome {
     let prompt = match preauth_stage(client, ctx, input, ui) {
-        Ok(p) => p,
-        Err(o) => return failmode(o, ctx.cfg.failmode),
+        Ok(Preauth::Auth(p)) => p,
+        // An allow without a status message is logged as a success, as the reference does.
+        Ok(Preauth::Allow(msg)) if msg.is_empty() => return Outcome::Approved,
+        Ok(Preauth::Allow(msg)) => return Outcome::Skipped(msg),
+        Ok(Preauth::Deny(msg)) => return Outcome::Aborted(msg),
+        Ok(Preauth::Enroll) => return Outcome::Aborted("User enrollment required".into()),
+        Err(p) => return failmode(p, ctx.cfg.failmode),
     };
     let factor = match choose_factor(&prompt.response, input.flags, env_factor, ui) {
         Ok(f) => f,
-        Err(o) => return o,
+        Err(p) => return p.outcome(),
     };
     match auth_stage(client, ctx, input, &factor, prompt.txid.as_deref(), ui) {
-        Ok(o) | Err(o) => o,
+        Ok(AuthResult::Allow) => Outcome::Approved,
+        Ok(AuthResult::Deny) => Outcome::Failed(String::new()),
+        Ok(AuthResult::StillWaiting) => Outcome::Failed("Authentication timed out".into()),
+        Err(p) => p.outcome(),
     }
 }
 
-/// Turn the errors of the ping/preauth stage into the failmode verdict (SPEC §5.1 step 3).
-fn failmode(o: Outcome, mode: FailMode) -> Outcome {
-    if !o.is_failmode_class() {
-        return o;
+/// The outcome of a problem at the ping/preauth stage (docs/BEHAVIOUR.md §5.1 step 3, §8):
+/// only evidence that the service could not be reached gives the failmode verdict; a local
+/// failure is an error whatever the failmode (§0a D11).
+fn failmode(p: Problem, mode: FailMode) -> Outcome {
+    match (p, mode) {
+        (Problem::Service(t), FailMode::Safe) => Outcome::FailSafe(t),
+        (Problem::Service(t), FailMode::Secure) => Outcome::FailSecure(t),
+        (p @ (Problem::Abort(_) | Problem::Fail(_) | Problem::Local(_)), _) => p.outcome(),
     }
-    let class = match mode {
-        FailMode::Safe => Class::FailSafeAllow,
-        FailMode::Secure => Class::FailSecureDeny,
-    };
-    Outcome::new(class, o.text)
 }
 
-fn stage_limits(ctx: &Context<'_>) -> Limits {
+/// The waiting-time budget of the ping+preauth stage and the bound of each single wait.
+fn stage_budget(ctx: &Context<'_>) -> (Deadline<'static>, Option<Duration>) {
     let secs = ctx
         .cfg
         .https_timeout
         .map(u64::from)
         .unwrap_or(DEFAULT_STAGE_SECS);
-    Limits {
-        deadline: Instant::now() + Duration::from_secs(secs),
-        read_timeout: ctx.cfg.https_timeout.map(|s| Duration::from_secs(s.into())),
-    }
+    (
+        Deadline::new(Duration::from_secs(secs)),
+        ctx.cfg.https_timeout.map(|s| Duration::from_secs(s.into())),
+    )
 }
 
-/// Ping and preauth. `Ok` carries the preauth reply when the result is "auth"; every other
-/// result is an `Err` outcome (which may be `Ok` for preauth allow).
+/// Ping and preauth.
 fn preauth_stage(
     client: &mut Client,
     ctx: &Context<'_>,
     input: &Input<'_>,
     ui: &mut dyn Conversation,
-) -> Result<AuthPrompt, Outcome> {
-    let limits = stage_limits(ctx);
-    let body = client.call(Method::Get, "/auth/v2/ping", &[], limits, ui)?;
-    let server_time = ping_time(&body)?;
-    client.set_time_offset(server_time - now_secs());
-
+) -> Result<Preauth, Problem> {
     if input.duo_user.is_empty() {
-        return Err(Outcome::new(Class::LibError, "empty username"));
+        return Err(Problem::Local("empty username".into()));
     }
+    let (deadline, per_wait) = stage_budget(ctx);
+    let body = client.call(Method::Get, "/auth/v2/ping", &[], &deadline, per_wait, ui)?;
+    let server_time = ping_time(&body)?;
+    client.set_time_offset(server_time.saturating_sub(now_secs()));
+
     let mut params: Vec<(&str, &str)> = vec![("text_prompt", "1"), ("username", input.duo_user)];
     if let Some(a) = input.addr.filter(|a| !a.is_empty()) {
         params.push(("ipaddr", a));
@@ -217,7 +241,14 @@ fn preauth_stage(
     if input.flags.verified_push {
         params.push(("client_supports_verified_push", "1"));
     }
-    let body = client.call(Method::Post, "/auth/v2/preauth", &params, limits, ui)?;
+    let body = client.call(
+        Method::Post,
+        "/auth/v2/preauth",
+        &params,
+        &deadline,
+        per_wait,
+        ui,
+    )?;
     let response = envelope(&body)?;
     let result = get_str(&response, "result")?.to_string();
     if result.eq_ignore_ascii_case("auth") {
@@ -229,14 +260,14 @@ fn preauth_stage(
         } else {
             None
         };
-        return Ok(AuthPrompt { response, txid });
+        return Ok(Preauth::Auth(AuthPrompt { response, txid }));
     }
     let status_msg = get_str(&response, "status_msg")?;
     if result.eq_ignore_ascii_case("allow") {
-        Err(Outcome::new(Class::Ok, status_msg))
+        Ok(Preauth::Allow(status_msg.to_string()))
     } else if result.eq_ignore_ascii_case("deny") {
         ui.status(&sanitize(status_msg));
-        Err(Outcome::new(Class::Abort, status_msg))
+        Ok(Preauth::Deny(status_msg.to_string()))
     } else if result.eq_ignore_ascii_case("enroll") {
         let text = match response.get("prompt") {
             Some(Value::Object(p)) => match p.get("text") {
@@ -246,12 +277,9 @@ fn preauth_stage(
             _ => status_msg,
         };
         ui.status(&sanitize(text));
-        Err(Outcome::new(Class::Abort, "User enrollment required"))
+        Ok(Preauth::Enroll)
     } else {
-        Err(Outcome::new(
-            Class::ServerError,
-            format!("JSON invalid 'result': {result}"),
-        ))
+        Err(Problem::Service(format!("JSON invalid 'result': {result}")))
     }
 }
 
@@ -261,11 +289,11 @@ fn choose_factor(
     flags: Flags,
     env_factor: &mut Option<Zeroizing<String>>,
     ui: &mut dyn Conversation,
-) -> Result<Zeroizing<String>, Outcome> {
+) -> Result<Zeroizing<String>, Problem> {
     if flags.env {
         if let Some(value) = env_factor.take() {
             if value.len() > MAX_FACTOR_LEN {
-                return Err(Outcome::new(Class::LibError, "DUO_PASSCODE is too long"));
+                return Err(Problem::Local("DUO_PASSCODE is too long".into()));
             }
             ui.status("Reading $DUO_PASSCODE...");
             return Ok(value);
@@ -285,19 +313,19 @@ fn choose_factor(
         return Ok(Zeroizing::new(default.to_string()));
     }
     if !ui.can_prompt() {
-        return Err(Outcome::new(Class::ClientError, "No prompt function set"));
+        return Err(Problem::Local("No prompt function set".into()));
     }
     let prompt = get_obj(response, "prompt")?;
     let text = get_str(prompt, "text")?;
     let factors = get_obj(prompt, "factors")?;
     let Some(answer) = ui.prompt(&sanitize(text)) else {
-        return Err(Outcome::new(Class::Abort, "Error gathering user response"));
+        return Err(Problem::Abort("Error gathering user response".into()));
     };
     let answer = first_line(&answer);
     if answer.is_empty() {
         // The reference sends an empty or "\n" factor that the server or the client rejects;
         // we count it as a failed attempt (SPEC §5.2 DEVIATION-OK).
-        return Err(Outcome::new(Class::Fail, "no factor or passcode entered"));
+        return Err(Problem::Fail("no factor or passcode entered".into()));
     }
     match factors.get(answer.as_str()) {
         Some(Value::String(f)) => Ok(Zeroizing::new(f.clone())),
@@ -319,7 +347,7 @@ fn auth_stage(
     factor: &str,
     txid: Option<&str>,
     ui: &mut dyn Conversation,
-) -> Result<Outcome, Outcome> {
+) -> Result<AuthResult, Problem> {
     let sync = input.flags.sync;
     let pushinfo = sign::pushinfo_value(ctx.local_ip.as_deref(), input.command);
     let mut params: Vec<(&str, &str)> = vec![
@@ -338,15 +366,20 @@ fn auth_stage(
     if let Some(t) = txid.filter(|_| input.flags.verified_push) {
         params.push(("txid", t));
     }
-    let limits = Limits {
-        deadline: Instant::now() + Duration::from_secs(AUTH_STAGE_SECS),
-        read_timeout: if sync {
-            None
-        } else {
-            ctx.cfg.https_timeout.map(|s| Duration::from_secs(s.into()))
-        },
+    let deadline = Deadline::new(Duration::from_secs(AUTH_STAGE_SECS));
+    let per_wait = if sync {
+        None
+    } else {
+        ctx.cfg.https_timeout.map(|s| Duration::from_secs(s.into()))
     };
-    let body = client.call(Method::Post, "/auth/v2/auth", &params, limits, ui)?;
+    let body = client.call(
+        Method::Post,
+        "/auth/v2/auth",
+        &params,
+        &deadline,
+        per_wait,
+        ui,
+    )?;
     let response = envelope(&body)?;
     if sync {
         let status_msg = get_str(&response, "status_msg")?;
@@ -355,19 +388,16 @@ fn auth_stage(
     }
     let txid = get_str(&response, "txid")?.to_string();
     if txid.len() > MAX_FACTOR_LEN {
-        return Err(Outcome::new(Class::LibError, "txid is too long"));
+        return Err(Problem::Service("txid is too long".into()));
     }
     ui.status("");
-    let poll_limits = Limits {
-        read_timeout: None,
-        ..limits
-    };
     for _ in 0..MAX_POLLS {
         let body = client.call(
             Method::Get,
             "/auth/v2/auth_status",
             &[("txid", &txid)],
-            poll_limits,
+            &deadline,
+            None,
             ui,
         )?;
         let response = envelope(&body)?;
@@ -378,21 +408,17 @@ fn auth_stage(
             return decide(result);
         }
     }
-    Ok(Outcome::new(Class::Fail, "Authentication timed out"))
+    Ok(AuthResult::StillWaiting)
 }
 
-/// Map a final auth result to an outcome: allow → `Ok`, deny → `Fail`, anything else →
-/// `ServerError`.
-fn decide(result: &str) -> Result<Outcome, Outcome> {
+/// Read a final auth result: allow, deny, or a malformed reply.
+fn decide(result: &str) -> Result<AuthResult, Problem> {
     if result.eq_ignore_ascii_case("allow") {
-        Ok(Outcome::new(Class::Ok, ""))
+        Ok(AuthResult::Allow)
     } else if result.eq_ignore_ascii_case("deny") {
-        Ok(Outcome::new(Class::Fail, ""))
+        Ok(AuthResult::Deny)
     } else {
-        Err(Outcome::new(
-            Class::ServerError,
-            format!("JSON invalid 'result': {result}"),
-        ))
+        Err(Problem::Service(format!("JSON invalid 'result': {result}")))
     }
 }
 
@@ -408,47 +434,48 @@ mod tests {
 
     #[test]
     fn envelope_errors_follow_the_spec() {
-        let cases: &[(&[u8], Class, &str)] = &[
-            (b"", Class::ServerError, "invalid JSON response"),
-            (b"<html>", Class::ServerError, "invalid JSON response"),
-            (b"[1]", Class::ServerError, "No JSON object in response"),
-            (b"{}", Class::ServerError, "JSON missing valid 'stat'"),
+        type Case<'a> = (&'a [u8], fn(String) -> Problem, &'a str);
+        let cases: &[Case<'_>] = &[
+            (b"", Problem::Service, "invalid JSON response"),
+            (b"<html>", Problem::Service, "invalid JSON response"),
+            (b"[1]", Problem::Service, "No JSON object in response"),
+            (b"{}", Problem::Service, "JSON missing valid 'stat'"),
             (
                 br#"{"stat":"OK"}"#,
-                Class::ServerError,
+                Problem::Service,
                 "JSON missing valid 'response'",
             ),
             (
                 br#"{"stat":"FAIL"}"#,
-                Class::ServerError,
+                Problem::Service,
                 "JSON missing valid 'code'",
             ),
             (
                 br#"{"stat":"FAIL","code":0,"message":"x"}"#,
-                Class::ServerError,
+                Problem::Service,
                 "JSON missing valid 'code'",
             ),
             (
                 br#"{"stat":"FAIL","code":40002}"#,
-                Class::ServerError,
+                Problem::Service,
                 "JSON missing valid 'message'",
             ),
             (
                 br#"{"stat":"FAIL","code":40002.7,"message":"Invalid request"}"#,
-                Class::Fail,
+                Problem::Fail,
                 "40002: Invalid request",
             ),
             (
                 br#"{"stat":"BAD_STATUS","response":{}}"#,
-                Class::ServerError,
+                Problem::Service,
                 "",
             ),
         ];
         for (body, class, text) in cases {
             let e = envelope(body).unwrap_err();
             assert_eq!(
-                (e.class, e.text.as_str()),
-                (*class, *text),
+                e,
+                class(text.to_string()),
                 "{:?}",
                 String::from_utf8_lossy(body)
             );
@@ -468,33 +495,33 @@ mod tests {
             br#"{"response":{"time":"x"}}"#,
             br#"{"response":{}}"#,
         ] {
-            assert_eq!(
-                ping_time(bad).unwrap_err().text,
-                "JSON missing valid 'time'"
-            );
+            assert_eq!(ping_time(bad).unwrap_err(), missing("time"));
         }
         assert_eq!(
-            ping_time(br#"{"stat":"OK"}"#).unwrap_err().text,
-            "JSON missing valid 'response'"
+            ping_time(br#"{"stat":"OK"}"#).unwrap_err(),
+            missing("response")
         );
     }
 
     #[test]
-    fn failmode_converts_only_error_classes() {
-        for class in [Class::ConnError, Class::ClientError, Class::ServerError] {
-            let o = Outcome::new(class, "why");
+    fn failmode_needs_network_evidence() {
+        let why = || "why".to_string();
+        assert_eq!(
+            failmode(Problem::Service(why()), FailMode::Safe),
+            Outcome::FailSafe(why())
+        );
+        assert_eq!(
+            failmode(Problem::Service(why()), FailMode::Secure),
+            Outcome::FailSecure(why())
+        );
+        // A local failure is an error in both failmodes (D11).
+        for mode in [FailMode::Safe, FailMode::Secure] {
+            assert_eq!(failmode(Problem::Local(why()), mode), Outcome::Error(why()));
             assert_eq!(
-                failmode(o.clone(), FailMode::Safe),
-                Outcome::new(Class::FailSafeAllow, "why")
+                failmode(Problem::Abort(why()), mode),
+                Outcome::Aborted(why())
             );
-            assert_eq!(
-                failmode(o, FailMode::Secure),
-                Outcome::new(Class::FailSecureDeny, "why")
-            );
-        }
-        for class in [Class::Ok, Class::Fail, Class::Abort, Class::LibError] {
-            let o = Outcome::new(class, "x");
-            assert_eq!(failmode(o.clone(), FailMode::Safe), o);
+            assert_eq!(failmode(Problem::Fail(why()), mode), Outcome::Failed(why()));
         }
     }
 
@@ -554,10 +581,7 @@ mod tests {
         // The menu is sanitised before it is shown.
         assert!(ui.shown[0].starts_with("PROMPT Menu?[31m\n1. Push"));
         let e = choose_factor(&menu(), flags, &mut env, &mut ui).unwrap_err();
-        assert_eq!(
-            (e.class, e.text.as_str()),
-            (Class::Abort, "Error gathering user response")
-        );
+        assert_eq!(e, Problem::Abort("Error gathering user response".into()));
     }
 
     #[test]
@@ -568,7 +592,7 @@ mod tests {
             can: true,
         };
         let e = choose_factor(&menu(), Flags::default(), &mut None, &mut ui).unwrap_err();
-        assert_eq!(e.class, Class::Fail);
+        assert!(matches!(e, Problem::Fail(_)));
     }
 
     #[test]
@@ -579,10 +603,7 @@ mod tests {
             can: false,
         };
         let e = choose_factor(&menu(), Flags::default(), &mut None, &mut ui).unwrap_err();
-        assert_eq!(
-            (e.class, e.text.as_str()),
-            (Class::ClientError, "No prompt function set")
-        );
+        assert_eq!(e, Problem::Local("No prompt function set".into()));
     }
 
     #[test]
@@ -606,10 +627,8 @@ mod tests {
         );
         let bare = Map::new();
         assert_eq!(
-            choose_factor(&bare, flags, &mut None, &mut ui)
-                .unwrap_err()
-                .text,
-            "JSON missing valid 'prompt'"
+            choose_factor(&bare, flags, &mut None, &mut ui).unwrap_err(),
+            missing("prompt")
         );
     }
 
@@ -638,10 +657,8 @@ mod tests {
         );
         let mut long = Some(Zeroizing::new("9".repeat(256)));
         assert_eq!(
-            choose_factor(&menu(), flags, &mut long, &mut ui)
-                .unwrap_err()
-                .class,
-            Class::LibError
+            choose_factor(&menu(), flags, &mut long, &mut ui).unwrap_err(),
+            Problem::Local("DUO_PASSCODE is too long".into())
         );
     }
 

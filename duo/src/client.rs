@@ -2,16 +2,15 @@
 //! HTTP status classification (SPEC §1.5–§1.10, §2). The JSON envelope is left to the caller.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::ClientConfig;
 use zeroize::Zeroizing;
 
 use crate::config::Config;
 use crate::conv::Conversation;
-use crate::http::{Conn, Response, Target};
-use crate::outcome::Class;
-use crate::outcome::Outcome;
+use crate::deadline::Deadline;
+use crate::http::{Conn, OpenError, Response, Target};
 use crate::proxy::Proxy;
 
 /// HTTP method.
@@ -23,15 +22,37 @@ pub enum Method {
     Post,
 }
 
-/// Time limits for one API call, retries and 429 backoff included.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// The call fails with `ConnError` (text `Couldn't connect to <host>: timed out`-style)
-    /// when this instant passes, whatever it was doing (DNS, connect, TLS, write, read, sleep).
-    pub deadline: Instant,
-    /// Bound of each single wait for response data, if any (`https_timeout`).
-    pub read_timeout: Option<Duration>,
+/// Why an API call gave no usable reply (docs/BEHAVIOUR.md §1.9). Where the failure came
+/// from is part of the type: only [`CallError::Connect`], [`CallError::Unauthorized`] and
+/// [`CallError::Server`] say something about the service, and only they can lead to a
+/// failmode verdict (§0a D11).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No HTTP status could be obtained: name lookup, connect, proxy, TLS, timeout, framing.
+    /// The text is the whole `Couldn't connect to <host>: <reason>`.
+    Connect(String),
+    /// HTTP 401: wrong ikey or skey, or a bad signature.
+    Unauthorized,
+    /// HTTP 5xx.
+    Server(u16),
+    /// Any other status that is not 2xx, or a 429 that could not be waited out: stop and deny.
+    Rejected(u16),
+    /// This machine failed (descriptors, memory, threads, set-up): says nothing about the
+    /// service.
+    Local(String),
 }
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Connect(t) | CallError::Local(t) => f.write_str(t),
+            CallError::Unauthorized => f.write_str("Invalid ikey or skey"),
+            CallError::Server(code) | CallError::Rejected(code) => write!(f, "HTTP {code}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
 
 /// An open Duo API handle. One per login; the TLS connection is reused across calls.
 pub struct Client {
@@ -53,7 +74,7 @@ const ATTEMPTS: u32 = 3;
 /// Most 429 retries per call.
 const MAX_429_RETRIES: u32 = 7;
 /// Longest 429 wait honoured, in seconds.
-const MAX_429_WAIT: i64 = 32;
+const MAX_429_WAIT: u64 = 32;
 
 impl Client {
     /// Open a handle: build the TLS configuration (pinned roots, `cafile`, or `noverify` with
@@ -99,134 +120,142 @@ impl Client {
     }
 
     /// Send one signed request to `path` (e.g. `/auth/v2/preauth`) and return the body of a 2xx
-    /// reply. Non-2xx replies and transport failures become the outcomes of SPEC §1.9:
-    /// no status → `ConnError` "Couldn't connect to <host>: <reason>"; 401 → `ClientError`
-    /// "Invalid ikey or skey"; 5xx → `ServerError` "HTTP <code>"; other → `Abort` "HTTP <code>".
-    /// 429 is retried as in §1.10 (at most 7 retries, never past the deadline), showing the
-    /// rate-limit message through `ui.status`.
+    /// reply; other replies and failures are a [`CallError`] (docs/BEHAVIOUR.md §1.9). Every
+    /// wait is charged to `deadline`; `per_wait` bounds each single wait for response data
+    /// (`https_timeout`). 429 is retried as in §1.10 (at most 7 retries, never past the
+    /// budget), showing the rate-limit message through `ui.status`.
     pub fn call(
         &mut self,
         method: Method,
         path: &str,
         params: &[(&str, &str)],
-        limits: Limits,
+        deadline: &Deadline<'_>,
+        per_wait: Option<Duration>,
         ui: &mut dyn Conversation,
-    ) -> Result<Vec<u8>, Outcome> {
+    ) -> Result<Zeroizing<Vec<u8>>, CallError> {
         let qs = crate::sign::canonical_params(params);
-        let mut backoff: i64 = 1;
+        let mut backoff: u64 = 1;
         let mut retries = 0;
         loop {
             let request = self.request(method, path, &qs);
-            let resp = self.exchange(&request, limits)?;
+            let resp = self.exchange(&request, deadline, per_wait)?;
             if resp.status == 429 {
                 let (wait, from_header) = match retry_after(&resp) {
                     Some(w) => (w, true),
                     None => (backoff, false),
                 };
-                let wait = wait.max(0);
-                let too_late =
-                    Instant::now() + Duration::from_secs(wait as u64 + 1) > limits.deadline;
-                if wait > MAX_429_WAIT || retries >= MAX_429_RETRIES || too_late {
-                    return Err(Outcome::new(Class::Abort, "HTTP 429"));
+                let fits = Duration::from_secs(wait.saturating_add(1)) <= deadline.left();
+                if wait > MAX_429_WAIT || retries >= MAX_429_RETRIES || !fits {
+                    return Err(CallError::Rejected(429));
                 }
                 ui.status(&format!(
                     "Rate-limiting response received from server. Waiting for {wait} seconds before retrying."
                 ));
-                std::thread::sleep(Duration::from_secs(wait as u64) + jitter());
+                deadline.sleep(Duration::from_secs(wait) + jitter());
                 if !from_header {
-                    backoff *= 2;
+                    backoff = backoff.saturating_mul(2);
                 }
                 retries += 1;
                 continue;
             }
             return match resp.status {
-                200..=299 => Ok(resp.body),
-                401 => Err(Outcome::new(Class::ClientError, "Invalid ikey or skey")),
-                500..=599 => Err(Outcome::new(
-                    Class::ServerError,
-                    format!("HTTP {}", resp.status),
-                )),
-                s => Err(Outcome::new(Class::Abort, format!("HTTP {s}"))),
+                200..=299 => Ok(Zeroizing::new(resp.body)),
+                401 => Err(CallError::Unauthorized),
+                500..=599 => Err(CallError::Server(resp.status)),
+                s => Err(CallError::Rejected(s)),
             };
         }
     }
 
-    /// The exact request bytes of SPEC §1.7.
+    /// The exact request bytes of docs/BEHAVIOUR.md §1.7. Every copy of the parameters (which
+    /// may hold a passcode) lives in wiped memory.
     fn request(&self, method: Method, path: &str, qs: &str) -> Zeroizing<Vec<u8>> {
+        use std::io::Write;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let date = crate::timefmt::rfc2822(now + self.offset);
+        let date = crate::timefmt::rfc2822(now.saturating_add(self.offset));
         let m = match method {
             Method::Get => "GET",
             Method::Post => "POST",
         };
         let sig = crate::sign::signature(&self.skey, &date, m, &self.host, path, qs);
-        let host_header = if self.port == 443 {
-            self.host.clone()
+        let auth = crate::sign::authorization(&self.ikey, &sig);
+        let mut r = Zeroizing::new(Vec::with_capacity(512 + 2 * qs.len()));
+        // Writing into a Vec cannot fail.
+        let _ = match method {
+            Method::Get => write!(r, "GET {path}?{qs} HTTP/1.1\r\n"),
+            Method::Post => write!(r, "POST {path} HTTP/1.1\r\n"),
+        };
+        let _ = if self.port == 443 {
+            write!(r, "Host: {}\r\n", self.host)
         } else {
-            format!("{}:{}", self.host, self.port)
+            write!(r, "Host: {}:{}\r\n", self.host, self.port)
         };
-        let mut r = match method {
-            Method::Get => format!("GET {path}?{qs} HTTP/1.1\r\n"),
-            Method::Post => format!("POST {path} HTTP/1.1\r\n"),
-        };
-        r.push_str(&format!(
-            "Host: {host_header}\r\nUser-Agent: {}\r\nX-Duo-Date: {date}\r\nAuthorization: {}\r\n",
+        let _ = write!(
+            r,
+            "User-Agent: {}\r\nX-Duo-Date: {date}\r\nAuthorization: {}\r\n",
             self.user_agent,
-            crate::sign::authorization(&self.ikey, &sig)
-        ));
-        if method == Method::Post {
-            r.push_str(&format!(
+            auth.as_str()
+        );
+        let _ = if method == Method::Post {
+            write!(
+                r,
                 "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{qs}",
                 qs.len()
-            ));
+            )
         } else {
-            r.push_str("\r\n");
-        }
-        Zeroizing::new(r.into_bytes())
+            write!(r, "\r\n")
+        };
+        r
     }
 
-    /// Send with the transport retries of SPEC §1.10, bounded by the deadline.
-    fn exchange(&mut self, request: &[u8], limits: Limits) -> Result<Response, Outcome> {
+    /// Send with the transport retries of docs/BEHAVIOUR.md §1.10, within the budget.
+    fn exchange(
+        &mut self,
+        request: &[u8],
+        deadline: &Deadline<'_>,
+        per_wait: Option<Duration>,
+    ) -> Result<Response, CallError> {
         let fail = |reason: &str| {
-            Outcome::new(
-                Class::ConnError,
-                format!("Couldn't connect to {}: {reason}", self.host_conf),
-            )
+            CallError::Connect(format!("Couldn't connect to {}: {reason}", self.host_conf))
         };
         let mut last = String::from("Connection timed out");
         for attempt in 0..ATTEMPTS {
-            if Instant::now() >= limits.deadline {
-                // The last real failure says more than "timed out" (e.g. a refused proxy).
-                return Err(fail(&last));
-            }
             if self.conn.is_none() {
+                if deadline.expired() {
+                    // The last real failure says more than "timed out" (e.g. a refused proxy).
+                    return Err(fail(&last));
+                }
                 let target = Target {
                     host: &self.host,
                     port: self.port,
                     proxy: self.proxy.as_ref(),
                     user_agent: &self.user_agent,
                 };
-                match Conn::open(&target, &self.tls, limits.deadline) {
+                match Conn::open(&target, &self.tls, deadline) {
                     Ok(c) => self.conn = Some(c),
-                    Err(e) if e.transient => {
-                        last = e.reason;
+                    Err(OpenError::Local(why)) => return Err(CallError::Local(why)),
+                    Err(OpenError::Network {
+                        reason,
+                        transient: true,
+                    }) => {
+                        last = reason;
                         if attempt + 1 < ATTEMPTS {
-                            let pause = Duration::from_secs(1 << attempt);
-                            let left = limits.deadline.saturating_duration_since(Instant::now());
-                            std::thread::sleep(pause.min(left));
+                            deadline.sleep(Duration::from_secs(1 << attempt));
                         }
                         continue;
                     }
-                    Err(e) => return Err(fail(&e.reason)),
+                    Err(OpenError::Network { reason, .. }) => return Err(fail(&reason)),
                 }
             }
             let Some(conn) = self.conn.as_mut() else {
                 continue;
             };
-            match conn.round_trip(request, limits.deadline, limits.read_timeout) {
+            // A request is sent even when the budget ran out while the process was stopped
+            // with a connection open: the reader makes its last look before timing out.
+            match conn.round_trip(request, deadline, per_wait) {
                 Ok(resp) => {
                     if resp.close {
                         self.conn = None;
@@ -244,22 +273,29 @@ impl Client {
 }
 
 /// Seconds to wait from `Retry-After` / `X-Retry-After`: digits (optionally signed) or an
-/// HTTP date; anything else counts as absent.
-fn retry_after(resp: &Response) -> Option<i64> {
+/// HTTP date; anything else counts as absent. A wait in the past is 0; a number too large
+/// for the arithmetic is returned as `u64::MAX` (the caller then gives up).
+fn retry_after(resp: &Response) -> Option<u64> {
     let v = resp
         .header("retry-after")
         .or_else(|| resp.header("x-retry-after"))?
         .trim();
-    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let (negative, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v.strip_prefix('+').unwrap_or(v)),
+    };
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return v.parse::<i64>().ok();
+        if negative {
+            return Some(0);
+        }
+        return Some(digits.parse::<u64>().unwrap_or(u64::MAX));
     }
     let at = crate::timefmt::parse_http_date(v)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    Some(at - now)
+    Some(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
 }
 
 /// A random pause of 0–1 s.

@@ -104,6 +104,9 @@ pub enum ConfigError {
     Internal,
     /// The file is readable (or writable) by group or others.
     Permissions,
+    /// The file belongs to an account that may not decide about two-factor authentication
+    /// (§0a D10).
+    Owner,
     /// The file could not be opened.
     Open(std::io::Error),
     /// The file has a bad line (1-based number); `detail` says what is wrong with it.
@@ -127,12 +130,40 @@ impl ConfigError {
         match self {
             ConfigError::Internal => format!("Internal error reading {p}"),
             ConfigError::Permissions => format!("{p} must be readable only by user '{owner}'"),
+            ConfigError::Owner => format!("{p} must be owned by user '{owner}'"),
             ConfigError::Open(e) => format!("Couldn't open {p}: {}", strerror(e)),
             ConfigError::Parse { line, .. } => format!("Parse error in {p}, line {line}"),
             ConfigError::Missing => format!("Missing host, ikey, or skey in {p}"),
             ConfigError::BothPush => {
                 format!("autopush and verified_push cannot both be enabled in {p}")
             }
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Internal => f.write_str("the file could not be read"),
+            ConfigError::Permissions => {
+                f.write_str("the file is readable or writable by group or others")
+            }
+            ConfigError::Owner => {
+                f.write_str("the file is owned by an account that may not configure Duo")
+            }
+            ConfigError::Open(e) => write!(f, "the file could not be opened: {}", strerror(e)),
+            ConfigError::Parse { line, detail } => write!(f, "line {line}: {detail}"),
+            ConfigError::Missing => f.write_str("host, ikey or skey is missing"),
+            ConfigError::BothPush => f.write_str("autopush and verified_push are both enabled"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Open(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -160,6 +191,15 @@ pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, C
     // Group/other read (the reference rule) and, stricter, group/other write.
     if meta.mode() & 0o066 != 0 {
         return Err(ConfigError::Permissions);
+    }
+    // Whoever owns the file can turn two-factor authentication off (§0a D10): root, or for
+    // login_duo also the account it runs as (the privsep user in a setuid run).
+    let owner_ok = match frontend {
+        Frontend::Pam => meta.uid() == 0,
+        Frontend::Login => meta.uid() == 0 || meta.uid() == crate::sys::effective_uid(),
+    };
+    if !owner_ok {
+        return Err(ConfigError::Owner);
     }
     let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
     file.read_to_end(&mut text)

@@ -5,14 +5,16 @@
 //! closed peer never raises SIGPIPE in the host process.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use crate::deadline::Deadline;
 use crate::proxy::{self, Proxy};
+use crate::sys;
 
 /// Largest response body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -21,13 +23,29 @@ const MAX_HEADERS: usize = 64 << 10;
 /// Bound of one TCP connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a connection could not be opened, and whether trying again may help.
-#[derive(Debug)]
-pub struct OpenError {
-    /// Reason text (goes after `Couldn't connect to <host>: `).
-    pub reason: String,
-    /// Timeouts and proxy 5xx: worth a retry after a pause.
-    pub transient: bool,
+/// Why a connection could not be opened. Where the failure came from is part of the type:
+/// only [`OpenError::Network`] is evidence that the Duo service could not be reached
+/// (docs/BEHAVIOUR.md §0a D11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// Something on the way to the service failed: name lookup, connect, proxy, TLS.
+    Network {
+        /// Reason text (goes after `Couldn't connect to <host>: `).
+        reason: String,
+        /// Timeouts and proxy 5xx: worth a retry after a pause.
+        transient: bool,
+    },
+    /// This machine could not even try: descriptors, memory, threads, an internal error.
+    Local(String),
+}
+
+impl OpenError {
+    fn net(reason: impl Into<String>, transient: bool) -> OpenError {
+        OpenError::Network {
+            reason: reason.into(),
+            transient,
+        }
+    }
 }
 
 /// A response.
@@ -65,90 +83,115 @@ pub struct Target<'a> {
     pub user_agent: &'a str,
 }
 
-fn remaining(deadline: Instant) -> Option<Duration> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
-}
-
 fn timed_out() -> OpenError {
-    OpenError {
-        reason: "Connection timed out".into(),
-        transient: true,
-    }
+    OpenError::net("Connection timed out", true)
 }
 
-/// Resolve `host:port`, bounded by the deadline. IP literals need no lookup; names are looked
-/// up on a short-lived thread that is joined when it answers in time. If the deadline passes
-/// first the thread is left to finish on its own (the PAM module is never unloaded, so that
-/// is safe) and the lookup fails with a timeout.
-fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, OpenError> {
+/// Stack of the resolver thread. Set explicitly so that nothing in the environment (such as
+/// `RUST_MIN_STACK`) can choose it.
+const RESOLVER_STACK: usize = 512 << 10;
+
+/// Resolve `host:port` within the budget. IP literals need no lookup. Names are looked up on a
+/// short-lived thread that is joined when it answers in time; if the budget runs out first the
+/// thread is left to finish its `getaddrinfo` on its own (bounded by the resolver's timeouts;
+/// the PAM module is never unloaded, so that is safe) and the lookup fails with a timeout.
+/// Failing to start the thread is a local failure.
+fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketAddr>, OpenError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let wait = remaining(deadline).ok_or_else(timed_out)?;
+    sys::headroom().map_err(OpenError::Local)?;
+    if deadline.expired() {
+        return Err(timed_out());
+    }
     let (tx, rx) = mpsc::channel();
     let name = host.to_string();
     let worker = std::thread::Builder::new()
         .name("duo-dns".into())
+        .stack_size(RESOLVER_STACK)
         .spawn(move || {
-            let _ = tx.send((name.as_str(), port).to_socket_addrs().map(Vec::from_iter));
+            let _ = tx.send(sys::lookup(&name, port));
         })
-        .map_err(|e| OpenError {
-            reason: format!("cannot start resolver: {e}"),
-            transient: false,
+        .map_err(|e| {
+            OpenError::Local(format!(
+                "cannot start resolver: {}",
+                crate::config::strerror(&e)
+            ))
         })?;
-    match rx.recv_timeout(wait) {
-        Ok(r) => {
-            let _ = worker.join();
-            r.map_err(|e| OpenError {
-                reason: crate::config::strerror(&e),
-                transient: false,
-            })
+    let mut looked = false;
+    while let Some(wait) = deadline.slice_or_last_look(&mut looked) {
+        match rx.recv_timeout(wait) {
+            Ok(r) => {
+                let _ = worker.join();
+                return r.map_err(|e| match e {
+                    sys::LookupError::Network(t) => OpenError::net(t, false),
+                    sys::LookupError::Local(t) => OpenError::Local(t),
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(OpenError::Local("resolver thread failed".into()))
+            }
         }
-        Err(_) => Err(timed_out()),
     }
+    Err(timed_out())
 }
 
-/// Connect TCP to the first address that answers.
-fn tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, OpenError> {
-    let mut last = None;
+/// Connect TCP to the first address that answers, each try bounded by [`CONNECT_TIMEOUT`]
+/// and all of them by the budget.
+fn tcp(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
+    let mut timed_out_last = false;
     for addr in resolve(host, port, deadline)? {
-        let wait = remaining(deadline)
-            .ok_or_else(timed_out)?
-            .min(CONNECT_TIMEOUT);
-        match TcpStream::connect_timeout(&addr, wait) {
-            Ok(s) => {
+        let this = deadline.within(Some(CONNECT_TIMEOUT));
+        let mut pending = match sys::Connecting::start(&addr) {
+            Ok(c) => c,
+            Err(e) if sys::is_local_error(&e) => {
+                return Err(OpenError::Local(format!(
+                    "cannot connect: {}",
+                    crate::config::strerror(&e)
+                )))
+            }
+            Err(_) => {
+                timed_out_last = false;
+                continue;
+            }
+        };
+        let mut looked = false;
+        let result = loop {
+            let Some(wait) = this.slice_or_last_look(&mut looked) else {
+                break None;
+            };
+            match pending.wait(wait) {
+                Ok(Ok(s)) => break Some(Ok(s)),
+                Ok(Err(again)) => pending = again,
+                Err(e) => break Some(Err(e)),
+            }
+        };
+        match result {
+            Some(Ok(s)) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = Some(e),
+            Some(Err(e)) if sys::is_local_error(&e) => {
+                return Err(OpenError::Local(format!(
+                    "cannot connect: {}",
+                    crate::config::strerror(&e)
+                )))
+            }
+            Some(Err(_)) => timed_out_last = false,
+            None => timed_out_last = true,
+        }
+        if deadline.expired() {
+            break;
         }
     }
-    let transient = last.as_ref().is_some_and(|e| {
-        matches!(
-            e.kind(),
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-        )
-    });
-    Err(OpenError {
-        reason: "Failed to connect".into(),
-        transient,
-    })
+    Err(OpenError::net("Failed to connect", timed_out_last))
 }
 
-/// Longest single blocking read. Socket timeouts run on the kernel's timer wheel, whose
-/// granularity grows with the timeout (about 2 s for a 30 s timeout at HZ=250), so long waits
-/// are taken in slices of at most this long: each overshoots by a few milliseconds at most.
-const SLICE: Duration = Duration::from_millis(500);
-
-/// Bound the next blocking read on `s` (one slice, never past `until`) and the next write
-/// (until `until`). `Err(TimedOut)` once `until` has passed.
-fn arm(s: &TcpStream, until: Instant) -> std::io::Result<()> {
-    let left =
-        remaining(until).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::TimedOut))?;
-    s.set_read_timeout(Some(left.min(SLICE)))?;
-    s.set_write_timeout(Some(left))
+/// Bound the next blocking read and write on `s` to `slice`.
+fn set_slice(s: &TcpStream, slice: Duration) -> std::io::Result<()> {
+    s.set_read_timeout(Some(slice))?;
+    s.set_write_timeout(Some(slice))
 }
 
 /// Whether an I/O error is a socket timeout (or an interrupted call): wait again if time is
@@ -170,39 +213,31 @@ pub struct Conn {
 
 impl Conn {
     /// Open TCP (through the proxy if any) and complete the TLS handshake, all within the
-    /// deadline. SNI is always the API host.
+    /// budget. SNI is always the API host.
     pub fn open(
         target: &Target<'_>,
         tls: &Arc<ClientConfig>,
-        deadline: Instant,
+        deadline: &Deadline<'_>,
     ) -> Result<Conn, OpenError> {
+        let name = ServerName::try_from(target.host.to_string())
+            .map_err(|_| OpenError::Local("invalid host name".into()))?;
         let mut sock = match target.proxy {
             None => tcp(target.host, target.port, deadline)?,
             Some(p) => tunnel(p, target, deadline)?,
         };
-        let name = ServerName::try_from(target.host.to_string()).map_err(|_| OpenError {
-            reason: "invalid host name".into(),
-            transient: false,
-        })?;
-        let mut conn = ClientConnection::new(tls.clone(), name).map_err(|e| OpenError {
-            reason: e.to_string(),
-            transient: false,
-        })?;
+        let mut conn = ClientConnection::new(tls.clone(), name)
+            .map_err(|e| OpenError::Local(format!("TLS set-up failed: {e}")))?;
+        let mut looked = false;
         while conn.is_handshaking() {
-            arm(&sock, deadline).map_err(|_| OpenError {
-                reason: "SSL handshake timed out".into(),
-                transient: true,
-            })?;
+            let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+                return Err(OpenError::net("SSL handshake timed out", true));
+            };
+            set_slice(&sock, wait).map_err(|e| OpenError::Local(crate::config::strerror(&e)))?;
             match conn.complete_io(&mut sock) {
                 Ok(_) => {}
                 // rustls keeps its state across a timed-out read: wait for the next slice.
                 Err(e) if wait_again(&e) => {}
-                Err(e) => {
-                    return Err(OpenError {
-                        reason: tls_reason(&e),
-                        transient: false,
-                    })
-                }
+                Err(e) => return Err(OpenError::net(tls_reason(&e), false)),
             }
         }
         Ok(Conn {
@@ -215,7 +250,7 @@ impl Conn {
     pub fn round_trip(
         &mut self,
         request: &[u8],
-        deadline: Instant,
+        deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
     ) -> Result<Response, String> {
         let io = |e: std::io::Error| match e.kind() {
@@ -225,7 +260,8 @@ impl Conn {
             std::io::ErrorKind::UnexpectedEof => "Connection closed".to_string(),
             _ => crate::config::strerror(&e),
         };
-        arm(self.tls.get_ref(), deadline).map_err(io)?;
+        let first = deadline.slice().unwrap_or(crate::deadline::LAST_LOOK);
+        set_slice(self.tls.get_ref(), first).map_err(io)?;
         self.tls.write_all(request).map_err(io)?;
         self.tls.flush().map_err(io)?;
         let head_end = loop {
@@ -282,13 +318,17 @@ impl Conn {
         })
     }
 
-    /// Read some more of the response: wait at most `per_wait` (if given), never past the
-    /// deadline.
-    fn fill(&mut self, deadline: Instant, per_wait: Option<Duration>) -> std::io::Result<()> {
-        let until = per_wait.map_or(deadline, |w| deadline.min(Instant::now() + w));
+    /// Read some more of the response: wait at most `per_wait` (if given), within the budget,
+    /// in slices, with one last look before a timeout.
+    fn fill(&mut self, deadline: &Deadline<'_>, per_wait: Option<Duration>) -> std::io::Result<()> {
+        let wait = deadline.within(per_wait);
+        let mut looked = false;
         let mut chunk = [0u8; 8192];
         loop {
-            arm(self.tls.get_ref(), until)?;
+            let Some(slice) = wait.slice_or_last_look(&mut looked) else {
+                return Err(std::io::ErrorKind::TimedOut.into());
+            };
+            set_slice(self.tls.get_ref(), slice)?;
             match self.tls.read(&mut chunk) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
@@ -304,7 +344,7 @@ impl Conn {
     fn exact(
         &mut self,
         len: usize,
-        deadline: Instant,
+        deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
     ) -> std::io::Result<Vec<u8>> {
         while self.buf.len() < len {
@@ -315,7 +355,7 @@ impl Conn {
 
     fn chunked(
         &mut self,
-        deadline: Instant,
+        deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
     ) -> Result<Vec<u8>, Result<String, std::io::Error>> {
         let mut body = Vec::new();
@@ -371,23 +411,44 @@ fn tls_reason(e: &std::io::Error) -> String {
 }
 
 /// TCP to the proxy and a CONNECT tunnel to the API host.
-fn tunnel(p: &Proxy, target: &Target<'_>, deadline: Instant) -> Result<TcpStream, OpenError> {
-    let mut s = tcp(&p.host, p.port, deadline).map_err(|e| OpenError {
-        reason: format!("Proxy connection error: {}", e.reason),
-        transient: true,
+fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
+    let mut s = tcp(&p.host, p.port, deadline).map_err(|e| match e {
+        OpenError::Network { reason, .. } => {
+            OpenError::net(format!("Proxy connection error: {reason}"), true)
+        }
+        local => local,
     })?;
     let req = proxy::connect_request(p, target.host, target.port, target.user_agent);
-    let io_err = |_| OpenError {
-        reason: "Proxy connection timed out".into(),
-        transient: true,
+    let io_err = |e: std::io::Error| {
+        if sys::is_local_error(&e) {
+            OpenError::Local(crate::config::strerror(&e))
+        } else {
+            OpenError::net("Proxy connection timed out", true)
+        }
     };
-    arm(&s, deadline).map_err(io_err)?;
-    s.write_all(req.as_bytes()).map_err(io_err)?;
+    let mut looked = false;
+    let mut sent = 0;
+    while sent < req.len() {
+        let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+            return Err(OpenError::net("Proxy connection timed out", true));
+        };
+        set_slice(&s, wait).map_err(io_err)?;
+        match s.write(&req.as_bytes()[sent..]) {
+            Ok(0) => return Err(OpenError::net("Proxy connection timed out", true)),
+            Ok(n) => sent += n,
+            Err(e) if wait_again(&e) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
     let mut reply = Vec::new();
     let mut byte = [0u8; 1];
+    let mut looked = false;
     // Byte by byte, so nothing of the TLS stream that follows is consumed.
     while find(&reply, b"\r\n\r\n").is_none() && reply.len() < 4096 {
-        arm(&s, deadline).map_err(io_err)?;
+        let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+            return Err(OpenError::net("Proxy connection timed out", true));
+        };
+        set_slice(&s, wait).map_err(io_err)?;
         match s.read(&mut byte) {
             Ok(0) => break,
             Ok(_) => reply.push(byte[0]),
@@ -395,9 +456,7 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: Instant) -> Result<TcpStream
             Err(e) => return Err(io_err(e)),
         }
     }
-    proxy::check_reply(&reply).map_err(|(line, transient)| OpenError {
-        reason: format!("Proxy error: {line}"),
-        transient,
-    })?;
+    proxy::check_reply(&reply)
+        .map_err(|(line, transient)| OpenError::net(format!("Proxy error: {line}"), transient))?;
     Ok(s)
 }

@@ -29,6 +29,7 @@ pub mod pattern;
 pub mod proxy;
 pub mod sanitize;
 pub mod sign;
+pub mod sys;
 pub mod timefmt;
 pub mod tls;
 

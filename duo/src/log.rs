@@ -1,4 +1,7 @@
-//! Logging (SPEC §9): syslog(3) without `openlog`, or stderr as `[N] message` in debug mode.
+//! Logging (docs/BEHAVIOUR.md §9): syslog(3) with facility authpriv, or stderr as `[N] message`
+//! in debug mode. The PAM module never calls `openlog` (the host owns the log connection); it
+//! passes the facility in each priority instead (§0a D9). `login_duo` opens its own log with
+//! [`open_own_log`], so its tag cannot be chosen through argv\[0\].
 
 use std::ffi::CString;
 use std::io::Write;
@@ -48,9 +51,19 @@ pub fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// The text of a log line as it is written: cut to [`MAX_LINE`] bytes and sanitised.
+/// The text of a log line as it is written: cut to [`MAX_LINE`] bytes, and every control
+/// character (CR, LF and TAB included) replaced by `?`, so that no value from a user or a
+/// server can start a line of its own (docs/BEHAVIOUR.md §0a D12).
 pub fn render(msg: &str) -> String {
-    crate::sanitize::sanitize(truncate(msg, MAX_LINE))
+    crate::sanitize::sanitize_line(truncate(msg, MAX_LINE))
+}
+
+/// Open this program's own connection to syslog with ident `ident`, the process id, and
+/// facility authpriv. For `login_duo` only: a PAM module must never call this.
+pub fn open_own_log(ident: &'static std::ffi::CStr) {
+    // SAFETY: `ident` is a 'static NUL-terminated string, so the pointer syslog keeps stays
+    // valid for the life of the process; the flags are constants.
+    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV) };
 }
 
 /// Log one line.
@@ -63,13 +76,37 @@ pub fn log(priority: Priority, msg: &str) {
         let _ = err.flush();
         return;
     }
-    // Sanitising removed every control byte below 0x20 except TAB and LF, so NUL cannot occur;
-    // fall back to a fixed text rather than panic if it ever did.
+    // Rendering replaced every control byte, so NUL cannot occur; fall back to a fixed text
+    // rather than panic if it ever did.
     let c = CString::new(line).unwrap_or_else(|_| CString::from(c"(unloggable message)"));
     // SAFETY: the format is a constant "%s" and the single argument is a valid NUL-terminated
-    // string that lives across the call. syslog(3) is thread-safe and opens the log itself with
-    // the host process's ident and facility (we never call openlog).
-    unsafe { libc::syslog(priority as libc::c_int, c"%s".as_ptr(), c.as_ptr()) };
+    // string that lives across the call. syslog(3) is thread-safe; without openlog it uses the
+    // host process's ident, and the facility given here applies to this message only.
+    unsafe {
+        libc::syslog(
+            libc::LOG_AUTHPRIV | priority as libc::c_int,
+            c"%s".as_ptr(),
+            c.as_ptr(),
+        )
+    };
+}
+
+/// Replace the panic message printer of this copy of the Rust runtime with one log line
+/// that names the source location only: no payload (it may hold server data), no backtrace
+/// whatever `RUST_BACKTRACE` says, nothing on the caller's terminal. A panic still unwinds
+/// and denies the login. In the PAM module this affects only the module's own runtime, not
+/// the host.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            log(Priority::Err, &format!("internal error (panic){at}"));
+        }));
+    });
 }
 
 /// Assemble an outcome line: `msg[ for 'user'][ from addr][: err]` (SPEC §9). An address that
@@ -121,6 +158,22 @@ mod tests {
         assert_eq!(
             outcome_line("Failed Duo login", Some("bob"), Some(""), Some("")),
             "Failed Duo login for 'bob' from "
+        );
+    }
+
+    #[test]
+    fn no_value_can_start_a_new_line() {
+        let line = outcome_line(
+            "Failed Duo login",
+            Some("bob\r\nFORGED root"),
+            Some("192.0.2.1\nFORGED-LINE root"),
+            Some("server\tsaid\u{1b}[2J\u{85}x"),
+        );
+        let r = render(&line);
+        assert!(!r.chars().any(char::is_control), "{r:?}");
+        assert_eq!(
+            r,
+            "Failed Duo login for 'bob??FORGED root' from 192.0.2.1?FORGED-LINE root: server?said?[2J?x"
         );
     }
 

@@ -8,7 +8,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::conv::Conversation;
 use crate::log::{log, outcome_line, Priority};
-use crate::outcome::Class;
+use crate::outcome::Outcome;
 
 /// Mode flags of an attempt (SPEC §5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,13 +96,12 @@ pub fn run(
             command,
             flags,
         };
-        let o = attempt(client, &ctx, &input, &mut env_factor, ui);
         let user = req.duo_user;
-        match o.class {
-            Class::Fail => {
+        match attempt(client, &ctx, &input, &mut env_factor, ui) {
+            Outcome::Failed(why) => {
                 log(
                     Priority::Warning,
-                    &line("Failed Duo login", req.fail_user, &o.text),
+                    &line("Failed Duo login", req.fail_user, &why),
                 );
                 if !flags.sync {
                     ui.status("");
@@ -111,34 +110,28 @@ pub fn run(
                     flags = Flags::default();
                 }
             }
-            Class::Ok if o.text.is_empty() => {
+            Outcome::Approved => {
                 log(Priority::Info, &line("Successful Duo login", user, ""));
                 return Verdict::Success;
             }
-            Class::Ok => {
-                log(Priority::Warning, &line("Skipped Duo login", user, &o.text));
+            Outcome::Skipped(why) => {
+                log(Priority::Warning, &line("Skipped Duo login", user, &why));
                 return Verdict::Skipped;
             }
-            Class::Abort => {
-                log(Priority::Warning, &line("Aborted Duo login", user, &o.text));
+            Outcome::Aborted(why) => {
+                log(Priority::Warning, &line("Aborted Duo login", user, &why));
                 return Verdict::Aborted;
             }
-            Class::FailSafeAllow => {
-                log(
-                    Priority::Warning,
-                    &line("Failsafe Duo login", user, &o.text),
-                );
+            Outcome::FailSafe(why) => {
+                log(Priority::Warning, &line("Failsafe Duo login", user, &why));
                 return Verdict::FailSafe;
             }
-            Class::FailSecureDeny => {
-                log(
-                    Priority::Warning,
-                    &line("Failsecure Duo login", user, &o.text),
-                );
+            Outcome::FailSecure(why) => {
+                log(Priority::Warning, &line("Failsecure Duo login", user, &why));
                 return Verdict::FailSecure;
             }
-            _ => {
-                log(Priority::Err, &line("Error in Duo login", user, &o.text));
+            Outcome::Error(why) => {
+                log(Priority::Err, &line("Error in Duo login", user, &why));
                 return Verdict::Error;
             }
         }

@@ -12,6 +12,14 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// Make `s` safe as (part of) one log line: every control character, TAB, CR and LF included,
+/// C1 controls too, becomes `?`.
+pub fn sanitize_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// As [`sanitize`], for raw bytes that may not be UTF-8: invalid sequences become U+FFFD first.
 pub fn sanitize_bytes(b: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(b))

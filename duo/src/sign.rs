@@ -3,6 +3,7 @@
 use hmac::{Hmac, Mac};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha512;
+use zeroize::Zeroizing;
 
 /// Every byte except `A-Z a-z 0-9 - . _ ~` is encoded; space is `%20`, never `+`.
 const DUO_SET: &AsciiSet = &NON_ALPHANUMERIC
@@ -18,19 +19,50 @@ pub fn encode(b: &[u8]) -> String {
 
 /// The canonical parameter string: `E(name)=E(value)` pairs sorted bytewise and joined with
 /// `&` (SPEC §1.4). Used as POST body, GET query and last line of the signed request.
-pub fn canonical_params(params: &[(&str, &str)]) -> String {
-    let mut pairs: Vec<String> = params
+/// Values may hold a passcode, so every copy lives in wiped memory.
+pub fn canonical_params(params: &[(&str, &str)]) -> Zeroizing<String> {
+    let mut pairs: Vec<Zeroizing<String>> = params
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k.as_bytes()), encode(v.as_bytes())))
+        .map(|(k, v)| {
+            let mut pair = Zeroizing::new(encode(k.as_bytes()));
+            pair.push('=');
+            let value = Zeroizing::new(encode(v.as_bytes()));
+            pair.push_str(&value);
+            pair
+        })
         .collect();
-    pairs.sort();
-    pairs.join("&")
+    pairs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut out = Zeroizing::new(String::with_capacity(
+        pairs.iter().map(|p| p.len() + 1).sum(),
+    ));
+    for (i, p) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 /// The five-line canonical request. The host is lowercased and loses any `:port`.
-pub fn canonical_request(date: &str, method: &str, host: &str, path: &str, params: &str) -> String {
+pub fn canonical_request(
+    date: &str,
+    method: &str,
+    host: &str,
+    path: &str,
+    params: &str,
+) -> Zeroizing<String> {
     let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
-    format!("{date}\n{method}\n{host}\n{path}\n{params}")
+    let mut out = Zeroizing::new(String::with_capacity(
+        date.len() + method.len() + host.len() + path.len() + params.len() + 4,
+    ));
+    for (i, part) in [date, method, &host, path, params].into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// Lowercase hex HMAC-SHA512 of the canonical request, keyed with `skey`.
@@ -110,7 +142,7 @@ mod tests {
             ("ipaddr", "203.0.113.9"),
         ]);
         assert_eq!(
-            params,
+            *params,
             "failmode=open&hostname=host1.example.com&ipaddr=203.0.113.9&text_prompt=1&username=al%20ice%2Bx"
         );
         let sig = signature(SKEY, DATE, "POST", HOST, "/auth/v2/preauth", &params);
@@ -127,7 +159,7 @@ mod tests {
     #[test]
     fn host_is_lowercased_and_port_dropped() {
         assert_eq!(
-            canonical_request("d", "GET", "API-X.Example.COM:8443", "/p", ""),
+            *canonical_request("d", "GET", "API-X.Example.COM:8443", "/p", ""),
             "d\nGET\napi-x.example.com\n/p\n"
         );
     }
@@ -145,7 +177,7 @@ mod tests {
         let v = pushinfo_value(Some("10.0.0.5"), Some("ls -l /tmp"));
         assert_eq!(v, "Server+IP=10.0.0.5&Command=ls%20-l%20%2Ftmp");
         assert_eq!(
-            canonical_params(&[("pushinfo", &v)]),
+            *canonical_params(&[("pushinfo", &v)]),
             "pushinfo=Server%2BIP%3D10.0.0.5%26Command%3Dls%2520-l%2520%252Ftmp"
         );
         assert_eq!(

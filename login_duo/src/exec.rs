@@ -1,17 +1,20 @@
-//! Running the user's shell or command after approval (SPEC §7.4).
+//! Running the user's shell or command after approval (docs/BEHAVIOUR.md §7.4).
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
 
 use crate::die;
 
 /// Where the command comes from when none is given on the command line.
 pub const ORIGINAL_COMMAND: &str = "SSH_ORIGINAL_COMMAND";
 
-/// Exec the real user's shell: `shell -c command`, or a login shell. Never returns.
-pub fn exec_shell(command: Option<&str>) -> ! {
-    // SAFETY: single-threaded here (the parent after fork, or the only process); no other code
-    // reads or writes the environment concurrently.
-    unsafe { std::env::remove_var("DUO_PASSCODE") };
+/// The variable that may carry a passcode: never passed to the shell.
+const PASSCODE: &str = "DUO_PASSCODE";
+
+/// Exec the real user's shell: `shell -c command` (the command's bytes exactly as given), or a
+/// login shell. The environment is this process's, without `DUO_PASSCODE`, built explicitly for
+/// `execve` (the process environment is never modified). Never returns.
+pub fn exec_shell(command: Option<&OsStr>) -> ! {
     let (uid, _) = crate::privsep::real_ids();
     let Some(account) = duo::account::by_uid(uid) else {
         die("Who are you?");
@@ -21,14 +24,14 @@ pub fn exec_shell(command: Option<&str>) -> ! {
         _ => "/bin/sh".to_string(),
     };
     let base = shell.rsplit('/').next().unwrap_or(&shell).to_string();
-    let argv: Vec<String> = match command {
-        Some(c) => vec![base, "-c".into(), c.into()],
+    let argv: Vec<Vec<u8>> = match command {
+        Some(c) => vec![base.into_bytes(), b"-c".to_vec(), c.as_bytes().to_vec()],
         None => {
             let login = format!("-{base}");
             if login.len() > 255 {
                 die(&format!("{shell}: Invalid argument"));
             }
-            vec![login]
+            vec![login.into_bytes()]
         }
     };
     let Ok(path) = CString::new(shell.as_str()) else {
@@ -41,14 +44,25 @@ pub fn exec_shell(command: Option<&str>) -> ! {
     else {
         die("error converting arguments to command");
     };
+    let env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != PASSCODE)
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
     let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
     ptrs.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
+    envp.push(std::ptr::null());
     // SAFETY: the Rust runtime ignores SIGPIPE at start-up; the program we exec must get the
-    // default disposition back (a regression test in the reference). Then execv receives a
-    // valid path and a NULL-terminated array of valid strings that outlive the call.
+    // default disposition back (a regression test in the reference). Then execve receives a
+    // valid path and two NULL-terminated arrays of valid strings that outlive the call.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::execv(path.as_ptr(), ptrs.as_ptr());
+        libc::execve(path.as_ptr(), ptrs.as_ptr(), envp.as_ptr());
     }
     let e = std::io::Error::last_os_error();
     die(&format!("{shell}: {}", duo::config::strerror(&e)));

@@ -9,6 +9,7 @@ mod exec;
 mod privsep;
 mod terminal;
 
+use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -38,10 +39,12 @@ pub fn die(msg: &str) -> ! {
 }
 
 fn main() {
+    // Our own tag, whatever argv[0] says (docs/BEHAVIOUR.md §0a D9).
+    duo::log::open_own_log(c"login_duo");
+    duo::log::quiet_panics();
     log(Priority::Info, "starting Duo Unix: Login Duo");
-    let argv: Vec<String> = std::env::args().collect();
-    let prog = argv.first().map(String::as_str).unwrap_or("login_duo");
-    let a = match args::parse(prog, argv.get(1..).unwrap_or(&[])) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let a = match args::parse("login_duo", argv.get(1..).unwrap_or(&[])) {
         Ok(a) => a,
         Err(e) => die(&format!("{e}\n{}", args::USAGE)),
     };
@@ -49,10 +52,11 @@ fn main() {
         die(&format!("login_duo {}", duo::VERSION));
     }
     duo::log::set_debug(a.debug);
-    let command = if a.command.is_empty() {
-        std::env::var(exec::ORIGINAL_COMMAND).ok()
+    // The command is bytes: it is run exactly as given, UTF-8 or not.
+    let command: Option<OsString> = if a.command.is_empty() {
+        std::env::var_os(exec::ORIGINAL_COMMAND)
     } else {
-        Some(a.command.join(" "))
+        Some(args::joined(&a.command))
     };
 
     // The caller, looked up before any privilege change: in setuid mode the auth child runs
@@ -62,9 +66,9 @@ fn main() {
         if a.config.is_some() || a.duo_user.is_some() {
             die("Only root may specify -c or -f");
         }
-        privsep::run_separated(|| do_auth(&a, caller, command.as_deref()))
+        privsep::run_separated(|| do_auth(&a, caller, command.as_deref(), true))
     } else {
-        do_auth(&a, caller, command.as_deref()) == 0
+        do_auth(&a, caller, command.as_deref(), false) == 0
     };
     if !approved {
         std::process::exit(1);
@@ -80,13 +84,16 @@ fn config_error(msg: &str) {
     log(Priority::Err, msg);
 }
 
-/// The auth side (SPEC §7.3) for the calling user `caller`. Returns the exit status: 0
-/// approves.
-fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
+/// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`. Returns the exit
+/// status: 0 approves. `separated` says whether this is the privsep child of a setuid run.
+fn do_auth(a: &Args, caller: u32, command: Option<&OsStr>, separated: bool) -> i32 {
     let Some(account) = duo::account::by_uid(caller) else {
         die("Who are you?");
     };
-    let path = PathBuf::from(a.config.as_deref().unwrap_or(DEFAULT_CONF));
+    let path = a
+        .config
+        .as_ref()
+        .map_or_else(|| PathBuf::from(DEFAULT_CONF), PathBuf::from);
     log(
         Priority::Info,
         &format!("Loading config file {}", path.display()),
@@ -98,7 +105,15 @@ fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
             if let config::ConfigError::Parse { detail, .. } = &e {
                 config_error(detail);
             }
-            config_error(&e.message(&path, &account.name));
+            // The account that must own the file: the privsep user in a setuid run, else the
+            // user running this (root, in every supported set-up).
+            let owner = if separated {
+                privsep::PRIVSEP_USER.to_string()
+            } else {
+                duo::account::by_uid(privsep::effective_uid())
+                    .map_or_else(|| "root".to_string(), |u| u.name)
+            };
+            config_error(&e.message(&path, &owner));
             return 1;
         }
     };
@@ -125,6 +140,8 @@ fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
         None => duo::gecos::duo_username(&cfg, &account),
     };
     let addr = client_address(a, &cfg);
+    // Shown to the user in the push (pushinfo) only: text, not bytes.
+    let shown_command = command.map(|c| c.to_string_lossy().into_owned());
 
     let Some(mut client) = login::open_client(&cfg, "login_duo", &account.name, addr.as_deref())
     else {
@@ -163,7 +180,7 @@ fn do_auth(a: &Args, caller: u32, command: Option<&str>) -> i32 {
             duo_user: &duo_user,
             fail_user: &duo_user,
             addr: addr.as_deref(),
-            command,
+            command: shown_command.as_deref(),
             flags,
             prompts,
             autopush_fallback: cfg.autopush && !headless,
@@ -191,26 +208,17 @@ fn client_address(a: &Args, cfg: &Config) -> Option<String> {
             let text = String::from_utf8_lossy(cut);
             Some(text.split(' ').next().unwrap_or("").to_string())
         }
-        None => a.host.clone(),
+        None => a.host.as_ref().map(|h| h.to_string_lossy().into_owned()),
     };
     raw.and_then(|r| duo::netaddr::client_address(Some(&r), cfg.fallback_local_ip))
 }
 
-/// Read `DUO_PASSCODE`, wipe its bytes in the environment block and remove it.
+/// Read `DUO_PASSCODE` into wiped memory. The variable itself is never passed on: the shell
+/// or command is started with an environment built without it (see exec.rs).
 fn take_env_passcode() -> Option<Zeroizing<String>> {
-    let value = Zeroizing::new(std::env::var("DUO_PASSCODE").ok()?);
-    // SAFETY: getenv returns a pointer into the environment block or NULL; when non-NULL, the
-    // string is NUL-terminated and writable (it belongs to this process). Nothing else runs
-    // concurrently here: login_duo is single-threaded at this point.
-    unsafe {
-        let p = libc::getenv(c"DUO_PASSCODE".as_ptr());
-        if !p.is_null() {
-            let len = libc::strlen(p);
-            std::ptr::write_bytes(p, 0, len);
-        }
-        std::env::remove_var("DUO_PASSCODE");
-    }
-    Some(value)
+    let raw = std::env::var_os("DUO_PASSCODE")?;
+    let bytes = Zeroizing::new(raw.into_encoded_bytes());
+    Some(Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// Copy `/etc/motd` to stdout if it can be read.

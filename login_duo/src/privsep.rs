@@ -39,6 +39,12 @@ pub fn real_ids() -> (u32, u32) {
     unsafe { (libc::getuid(), libc::getgid()) }
 }
 
+/// Effective user id of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
 /// Whether this is a setuid run by another user (`euid != ruid`).
 pub fn is_setuid() -> bool {
     // SAFETY: geteuid/getuid cannot fail and touch no memory.
@@ -86,6 +92,13 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
     let Some(privsep) = duo::account::by_name(PRIVSEP_USER) else {
         die(&format!("User '{PRIVSEP_USER}' not found"));
     };
+    if privsep.uid == 0 {
+        // Checked at build time by name; an account with that name but uid 0 would run the
+        // network side with full privileges.
+        die(&format!(
+            "User '{PRIVSEP_USER}' has uid 0: refusing to run the Duo check as root"
+        ));
+    }
     let (ruid, rgid) = real_ids();
     // SAFETY: this program has started no threads yet, so the child is a full copy that may
     // run any code. Both sides are handled below.

@@ -24,6 +24,7 @@ pam::pam_hooks!(PamDuo);
 
 impl PamHooks for PamDuo {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
+        duo::log::quiet_panics();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, &args)))
             .unwrap_or(PamResultCode::PAM_SERVICE_ERR)
     }

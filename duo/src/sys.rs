@@ -1,0 +1,375 @@
+//! The C library calls of the network path, each behind a safe function: name lookup with the
+//! resolver's own error code, and a TCP connect that can be waited on in slices.
+//!
+//! Every `unsafe` block of this file says why it is sound. Nothing here keeps a descriptor
+//! open after an error, and every descriptor is opened close-on-exec.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// Why a name lookup failed, split by where the failure came from (docs/BEHAVIOUR.md §0a D11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// The resolver answered that the name does not exist or could not be resolved now: the
+    /// text is the resolver's (`gai_strerror`).
+    Network(String),
+    /// The lookup could not be carried out on this machine (memory, descriptors, a system
+    /// error): the text says why.
+    Local(String),
+}
+
+/// Look `host` up for TCP on `port` with `getaddrinfo`, keeping the resolver's error code so
+/// that local failures (`EAI_MEMORY`, `EAI_SYSTEM` for a descriptor or memory limit) are not
+/// mistaken for an answer from the network.
+pub fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, LookupError> {
+    let name = CString::new(host).map_err(|_| LookupError::Local("invalid host name".into()))?;
+    // SAFETY: an all-zero addrinfo is a valid "no hints" value; the fields set below are
+    // plain integers.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_flags = libc::AI_ADDRCONFIG;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: `name` is a valid NUL-terminated string, `hints` a valid addrinfo, and `list` a
+    // valid place for the result pointer; all live across the call.
+    let rc = unsafe { libc::getaddrinfo(name.as_ptr(), std::ptr::null(), &hints, &mut list) };
+    if rc != 0 {
+        let errno = io::Error::last_os_error();
+        return Err(classify_gai(rc, errno));
+    }
+    let mut out = Vec::new();
+    let mut p = list;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getaddrinfo returned, not yet freed.
+        let ai = unsafe { &*p };
+        if let Some(a) = sockaddr(ai) {
+            let mut a = a;
+            a.set_port(port);
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        p = ai.ai_next;
+    }
+    // SAFETY: `list` came from a successful getaddrinfo and is freed exactly once; no
+    // reference into it survives (the addresses were copied out above).
+    unsafe { libc::freeaddrinfo(list) };
+    if out.is_empty() {
+        return Err(LookupError::Network(
+            "No address associated with hostname".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Copy the address out of one addrinfo node.
+fn sockaddr(ai: &libc::addrinfo) -> Option<SocketAddr> {
+    if ai.ai_addr.is_null() {
+        return None;
+    }
+    let len = ai.ai_addrlen as usize;
+    match ai.ai_family {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says this is a sockaddr_in and the length covers it;
+            // read_unaligned copes with any alignment.
+            let sin = unsafe { std::ptr::read_unaligned(ai.ai_addr.cast::<libc::sockaddr_in>()) };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, 0)))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { std::ptr::read_unaligned(ai.ai_addr.cast::<libc::sockaddr_in6>()) };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                0,
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Sort a getaddrinfo failure into network and local (docs/BEHAVIOUR.md §0a D11). When in
+/// doubt it is local: a local failure denies, while a network one may allow under
+/// `failmode = safe`.
+fn classify_gai(rc: libc::c_int, errno: io::Error) -> LookupError {
+    match rc {
+        libc::EAI_NONAME | libc::EAI_AGAIN | libc::EAI_FAIL | libc::EAI_NODATA => {
+            LookupError::Network(gai_text(rc))
+        }
+        libc::EAI_SYSTEM => match errno.raw_os_error() {
+            Some(libc::ECONNREFUSED | libc::ETIMEDOUT | libc::EHOSTUNREACH | libc::ENETUNREACH) => {
+                LookupError::Network(crate::config::strerror(&errno))
+            }
+            _ => LookupError::Local(format!(
+                "name lookup failed: {}",
+                crate::config::strerror(&errno)
+            )),
+        },
+        _ => LookupError::Local(format!("name lookup failed: {}", gai_text(rc))),
+    }
+}
+
+fn gai_text(rc: libc::c_int) -> String {
+    // SAFETY: gai_strerror returns a pointer to a static, NUL-terminated string for any code.
+    let p = unsafe { libc::gai_strerror(rc) };
+    if p.is_null() {
+        return format!("resolver error {rc}");
+    }
+    // SAFETY: non-null pointer to a static NUL-terminated string (see above).
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// A TCP connect in progress, waited on in slices with [`Connecting::wait`].
+#[derive(Debug)]
+pub struct Connecting {
+    fd: OwnedFd,
+}
+
+/// Whether an I/O error is a local resource problem (descriptors, memory, buffers, local
+/// ports) rather than something the network did.
+pub fn is_local_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EMFILE
+                | libc::ENFILE
+                | libc::ENOMEM
+                | libc::ENOBUFS
+                | libc::EADDRNOTAVAIL
+                | libc::EAFNOSUPPORT
+                | libc::EPROTONOSUPPORT
+                | libc::EACCES
+                | libc::EPERM
+        )
+    )
+}
+
+impl Connecting {
+    /// Open a non-blocking, close-on-exec TCP socket and start connecting to `addr`. An error
+    /// from `socket` is local; an error from `connect` other than "in progress" is returned
+    /// as it is (see [`is_local_error`]).
+    pub fn start(addr: &SocketAddr) -> io::Result<Connecting> {
+        let family = match addr {
+            SocketAddr::V4(_) => libc::AF_INET,
+            SocketAddr::V6(_) => libc::AF_INET6,
+        };
+        // SAFETY: plain system call with integer arguments.
+        let raw = unsafe {
+            libc::socket(
+                family,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a descriptor we just opened and own; OwnedFd closes it once.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (storage, len) = to_sockaddr(addr);
+        // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the socket's family and
+        // lives across the call.
+        let rc = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                (&raw const storage).cast::<libc::sockaddr>(),
+                len,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINPROGRESS) && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+        }
+        Ok(Connecting { fd })
+    }
+
+    /// Wait up to `slice` for the connect to finish. `Ok(None)`: still in progress.
+    /// `Ok(Some(stream))`: connected, as a blocking stream. `Err`: the connect failed.
+    pub fn wait(self, slice: Duration) -> io::Result<Result<TcpStream, Connecting>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(slice.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one valid pollfd, count 1, for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(Err(self));
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Ok(Err(self));
+        }
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` are valid, writable and sized for SO_ERROR's int.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut err).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if err != 0 {
+            return Err(io::Error::from_raw_os_error(err));
+        }
+        let stream = TcpStream::from(self.fd);
+        stream.set_nonblocking(false)?;
+        Ok(Ok(stream))
+    }
+}
+
+fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data for which all-zero bytes are valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned for it.
+            unsafe { std::ptr::write((&raw mut storage).cast::<libc::sockaddr_in>(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in6 and suitably aligned for it.
+            unsafe { std::ptr::write((&raw mut storage).cast::<libc::sockaddr_in6>(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Effective user id of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Check that this process can still open a few descriptors and reserve some memory before
+/// it talks to the network. The C library's resolver turns some local shortages into
+/// "name not found"; a shortage found here is reported as the local failure it is.
+pub fn headroom() -> Result<(), String> {
+    const FDS: usize = 8;
+    const MEMORY: usize = 16 << 20;
+    let mut held = Vec::with_capacity(FDS);
+    for _ in 0..FDS {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => held.push(f),
+            Err(e) => {
+                return Err(format!(
+                    "cannot open file descriptors: {}",
+                    crate::config::strerror(&e)
+                ))
+            }
+        }
+    }
+    drop(held);
+    let mut probe: Vec<u8> = Vec::new();
+    if probe.try_reserve_exact(MEMORY).is_err() {
+        return Err("cannot allocate memory".into());
+    }
+    drop(probe);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_of_localhost_and_of_a_name_that_cannot_exist() {
+        let a = lookup("localhost", 4443).unwrap();
+        assert!(a.iter().all(|a| a.port() == 4443 && a.ip().is_loopback()));
+        match lookup("no-such-host.invalid", 443) {
+            Err(LookupError::Network(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(lookup("a\0b", 1), Err(LookupError::Local(_))));
+    }
+
+    #[test]
+    fn resolver_codes_are_sorted_into_network_and_local() {
+        let none = io::Error::from_raw_os_error(0);
+        assert!(matches!(
+            classify_gai(libc::EAI_NONAME, io::Error::from_raw_os_error(0)),
+            LookupError::Network(_)
+        ));
+        assert!(matches!(
+            classify_gai(libc::EAI_MEMORY, none),
+            LookupError::Local(_)
+        ));
+        assert!(matches!(
+            classify_gai(libc::EAI_SYSTEM, io::Error::from_raw_os_error(libc::EMFILE)),
+            LookupError::Local(_)
+        ));
+        assert!(matches!(
+            classify_gai(
+                libc::EAI_SYSTEM,
+                io::Error::from_raw_os_error(libc::ETIMEDOUT)
+            ),
+            LookupError::Network(_)
+        ));
+    }
+
+    #[test]
+    fn connect_in_slices_to_a_listener_and_to_a_closed_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut c = Connecting::start(&addr).unwrap();
+        let s = loop {
+            match c.wait(Duration::from_millis(100)).unwrap() {
+                Ok(s) => break s,
+                Err(again) => c = again,
+            }
+        };
+        assert_eq!(s.peer_addr().unwrap(), addr);
+        drop(l);
+        let refused = Connecting::start(&addr).and_then(|c| c.wait(Duration::from_secs(2)));
+        match refused {
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            Ok(_) => panic!("connected to a closed port"),
+        }
+    }
+
+    #[test]
+    fn local_errors_are_recognised() {
+        assert!(is_local_error(&io::Error::from_raw_os_error(libc::EMFILE)));
+        assert!(!is_local_error(&io::Error::from_raw_os_error(
+            libc::ECONNREFUSED
+        )));
+        assert!(headroom().is_ok());
+    }
+}
