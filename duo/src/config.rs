@@ -196,7 +196,7 @@ pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, C
     // login_duo also the account it runs as (the privsep user in a setuid run).
     let owner_ok = match frontend {
         Frontend::Pam => meta.uid() == 0,
-        Frontend::Login => meta.uid() == 0 || meta.uid() == crate::sys::effective_uid(),
+        Frontend::Login => meta.uid() == 0 || meta.uid() == crate::sys::effective_uid().0,
     };
     if !owner_ok {
         return Err(ConfigError::Owner);

@@ -9,6 +9,8 @@
 //! listed in its §0a.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Only the `sys` module talks to the C library (see docs/ARCHITECTURE.md).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod account;
@@ -29,6 +31,7 @@ pub mod pattern;
 pub mod proxy;
 pub mod sanitize;
 pub mod sign;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod timefmt;
 pub mod tls;

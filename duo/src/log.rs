@@ -61,9 +61,7 @@ pub fn render(msg: &str) -> String {
 /// Open this program's own connection to syslog with ident `ident`, the process id, and
 /// facility authpriv. For `login_duo` only: a PAM module must never call this.
 pub fn open_own_log(ident: &'static std::ffi::CStr) {
-    // SAFETY: `ident` is a 'static NUL-terminated string, so the pointer syslog keeps stays
-    // valid for the life of the process; the flags are constants.
-    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV) };
+    crate::sys::openlog(ident);
 }
 
 /// Log one line.
@@ -79,16 +77,9 @@ pub fn log(priority: Priority, msg: &str) {
     // Rendering replaced every control byte, so NUL cannot occur; fall back to a fixed text
     // rather than panic if it ever did.
     let c = CString::new(line).unwrap_or_else(|_| CString::from(c"(unloggable message)"));
-    // SAFETY: the format is a constant "%s" and the single argument is a valid NUL-terminated
-    // string that lives across the call. syslog(3) is thread-safe; without openlog it uses the
-    // host process's ident, and the facility given here applies to this message only.
-    unsafe {
-        libc::syslog(
-            libc::LOG_AUTHPRIV | priority as libc::c_int,
-            c"%s".as_ptr(),
-            c.as_ptr(),
-        )
-    };
+    // Without openlog, syslog uses the host process's ident; the facility given here applies
+    // to this message only.
+    crate::sys::syslog(libc::LOG_AUTHPRIV | priority as libc::c_int, &c);
 }
 
 /// Replace the panic message printer of this copy of the Rust runtime with one log line

@@ -1,32 +1,12 @@
 //! Addresses: the client address rules, this host's IPv4 address and FQDN (SPEC §1.2, §1.2.2,
 //! §6 step 10, §7.3 step 8).
 
-use std::ffi::{CStr, CString};
-
 use crate::log::{log, outcome_line, Priority};
-
-// The libc crate does not bind these two; glibc exports both.
-extern "C" {
-    fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
-    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
-}
 
 /// Whether `s` is an IP literal: IPv4 as `inet_aton` accepts it (lenient: `127.1`, `0x7f.1`)
 /// or IPv6 as `inet_pton` accepts it.
 pub fn is_ip_literal(s: &str) -> bool {
-    let Ok(c) = CString::new(s) else {
-        return false;
-    };
-    // SAFETY: in_addr/in6_addr are plain data; the string is NUL-terminated and both output
-    // buffers are valid for writing.
-    unsafe {
-        let mut v4: libc::in_addr = std::mem::zeroed();
-        if inet_aton(c.as_ptr(), &mut v4) != 0 {
-            return true;
-        }
-        let mut v6: libc::in6_addr = std::mem::zeroed();
-        inet_pton(libc::AF_INET6, c.as_ptr(), (&raw mut v6).cast()) == 1
-    }
+    crate::sys::is_ip_literal(s)
 }
 
 /// This host's IPv4 address as seen on the default route (UDP connect to 192.0.2.1:53, no
@@ -42,38 +22,11 @@ pub fn local_ip() -> Option<String> {
 
 /// This host's canonical name (gethostname + getaddrinfo AI_CANONNAME), at most 255 bytes.
 pub fn fqdn() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its whole length; one byte is kept for the NUL.
-    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } != 0 {
+    let Some(raw) = crate::sys::hostname() else {
         return String::new();
-    }
-    let raw = CStr::from_bytes_until_nul(&buf)
-        .map(|c| c.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = canonical(&raw).unwrap_or(raw);
+    };
+    let name = crate::sys::canonical_name(&raw).unwrap_or(raw);
     crate::log::truncate(&name, 255).to_string()
-}
-
-fn canonical(host: &str) -> Option<String> {
-    let c = CString::new(host).ok()?;
-    // SAFETY: hints is plain data; getaddrinfo receives valid pointers and its result list is
-    // read before being freed exactly once.
-    unsafe {
-        let mut hints: libc::addrinfo = std::mem::zeroed();
-        hints.ai_family = libc::AF_UNSPEC;
-        hints.ai_socktype = libc::SOCK_STREAM;
-        hints.ai_flags = libc::AI_CANONNAME;
-        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-        if libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
-            return None;
-        }
-        let name = (*res).ai_canonname;
-        let out = (!name.is_null())
-            .then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
-            .filter(|n| !n.is_empty());
-        libc::freeaddrinfo(res);
-        out
-    }
 }
 
 /// The client address to report. `raw` is the address source (PAM_RHOST, the first token of

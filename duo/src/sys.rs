@@ -1,7 +1,9 @@
-//! The C library calls of the network path, each behind a safe function: name lookup with the
-//! resolver's own error code, and a TCP connect that can be waited on in slices.
+//! Every C library call of the core, each behind a safe function: accounts and groups, user
+//! ids, name lookup with the resolver's own error code, a TCP connect that can be waited on in
+//! slices, address literals, the host name, and syslog.
 //!
-//! Every `unsafe` block of this file says why it is sound. Nothing here keeps a descriptor
+//! This is the only module of the crate allowed to contain `unsafe` code (see the crate's
+//! lint settings); every `unsafe` block says why it is sound. Nothing here keeps a descriptor
 //! open after an error, and every descriptor is opened close-on-exec.
 
 use std::ffi::{CStr, CString};
@@ -272,10 +274,269 @@ fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
+/// A user id. A type of its own, so that a user id and a group id cannot be swapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uid(pub u32);
+
+/// A group id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Gid(pub u32);
+
+impl Uid {
+    /// The superuser.
+    pub const ROOT: Uid = Uid(0);
+
+    /// Whether this is the superuser.
+    pub fn is_root(self) -> bool {
+        self == Uid::ROOT
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for Gid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Effective user id of this process.
-pub fn effective_uid() -> u32 {
+pub fn effective_uid() -> Uid {
     // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+    Uid(unsafe { libc::geteuid() })
+}
+
+/// Real user id of this process.
+pub fn real_uid() -> Uid {
+    // SAFETY: getuid cannot fail and touches no memory.
+    Uid(unsafe { libc::getuid() })
+}
+
+/// Real group id of this process.
+pub fn real_gid() -> Gid {
+    // SAFETY: getgid cannot fail and touches no memory.
+    Gid(unsafe { libc::getgid() })
+}
+
+/// A passwd entry as the C library gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passwd {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: Uid,
+    /// Primary group id.
+    pub gid: Gid,
+    /// GECOS field, `None` when NULL.
+    pub gecos: Option<String>,
+    /// Home directory, `None` when NULL.
+    pub dir: Option<String>,
+    /// Login shell, `None` when NULL.
+    pub shell: Option<String>,
+}
+
+/// Copy a C string field, `None` for NULL.
+///
+/// # Safety
+/// `p` must be NULL or point to a NUL-terminated string valid for the call.
+unsafe fn field(p: *const libc::c_char) -> Option<String> {
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+        Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    }
+}
+
+/// Which passwd entry to look up.
+enum PwKey<'a> {
+    Name(&'a CStr),
+    Uid(Uid),
+}
+
+/// Call `getpwnam_r`/`getpwuid_r` with a growing buffer. `None` when there is no such entry
+/// or the lookup fails.
+fn getpw(key: PwKey<'_>) -> Option<Passwd> {
+    let mut size = 1024;
+    while size <= 1 << 20 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: passwd is plain data; zeroed is a valid value to be filled in.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = match key {
+            // SAFETY: all pointers are valid for the call; the buffer length is its real size.
+            PwKey::Name(n) => unsafe {
+                libc::getpwnam_r(
+                    n.as_ptr(),
+                    &mut pw,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut result,
+                )
+            },
+            // SAFETY: as above.
+            PwKey::Uid(u) => unsafe {
+                libc::getpwuid_r(
+                    u.0,
+                    &mut pw,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    &mut result,
+                )
+            },
+        };
+        if rc == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        // SAFETY: on success every string field is NULL or points into `buf`, alive here.
+        unsafe {
+            return Some(Passwd {
+                name: field(pw.pw_name)?,
+                uid: Uid(pw.pw_uid),
+                gid: Gid(pw.pw_gid),
+                gecos: field(pw.pw_gecos),
+                dir: field(pw.pw_dir),
+                shell: field(pw.pw_shell),
+            });
+        }
+    }
+    None
+}
+
+/// The passwd entry of `name`.
+pub fn getpwnam(name: &str) -> Option<Passwd> {
+    let c = CString::new(name).ok()?;
+    getpw(PwKey::Name(&c))
+}
+
+/// The passwd entry of `uid`.
+pub fn getpwuid(uid: Uid) -> Option<Passwd> {
+    getpw(PwKey::Uid(uid))
+}
+
+/// Name of a group id, `None` when it has none (or the lookup fails).
+pub fn group_name(gid: Gid) -> Option<String> {
+    let mut size = 1024;
+    while size <= 1 << 22 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: group is plain data; zeroed is a valid value to be filled in.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut res: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: all pointers are valid; the buffer length is its real size.
+        let rc = unsafe {
+            libc::getgrgid_r(gid.0, &mut gr, buf.as_mut_ptr().cast(), buf.len(), &mut res)
+        };
+        if rc == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || res.is_null() {
+            return None;
+        }
+        // SAFETY: gr_name is NULL or points into `buf` on success.
+        return unsafe { field(gr.gr_name) };
+    }
+    None
+}
+
+/// All group ids of the user `name` whose primary group is `primary` (`getgrouplist`).
+pub fn group_list(name: &str, primary: Gid) -> io::Result<Vec<Gid>> {
+    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut n: libc::c_int = 64;
+    loop {
+        let mut gids: Vec<libc::gid_t> = vec![0; usize::try_from(n).unwrap_or(0)];
+        let before = n;
+        // SAFETY: `gids` has room for `n` entries and `n` is a valid in/out count.
+        let rc = unsafe { libc::getgrouplist(name.as_ptr(), primary.0, gids.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            gids.truncate(usize::try_from(n).unwrap_or(0));
+            return Ok(gids.into_iter().map(Gid).collect());
+        }
+        if n <= before || n > 65_536 {
+            return Err(io::Error::from_raw_os_error(libc::ERANGE));
+        }
+    }
+}
+
+// The libc crate does not bind these two; glibc exports both.
+extern "C" {
+    fn inet_aton(cp: *const libc::c_char, inp: *mut libc::in_addr) -> libc::c_int;
+    fn inet_pton(af: libc::c_int, src: *const libc::c_char, dst: *mut libc::c_void) -> libc::c_int;
+}
+
+/// Whether `s` is an IP literal: IPv4 as `inet_aton` accepts it (lenient: `127.1`, `0x7f.1`)
+/// or IPv6 as `inet_pton` accepts it.
+pub fn is_ip_literal(s: &str) -> bool {
+    let Ok(c) = CString::new(s) else {
+        return false;
+    };
+    // SAFETY: in_addr/in6_addr are plain data; the string is NUL-terminated and both output
+    // buffers are valid for writing.
+    unsafe {
+        let mut v4: libc::in_addr = std::mem::zeroed();
+        if inet_aton(c.as_ptr(), &mut v4) != 0 {
+            return true;
+        }
+        let mut v6: libc::in6_addr = std::mem::zeroed();
+        inet_pton(libc::AF_INET6, c.as_ptr(), (&raw mut v6).cast()) == 1
+    }
+}
+
+/// This host's name from `gethostname`.
+pub fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; one byte is kept for the NUL.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) } != 0 {
+        return None;
+    }
+    CStr::from_bytes_until_nul(&buf)
+        .ok()
+        .map(|c| c.to_string_lossy().into_owned())
+}
+
+/// The canonical name of `host` (`getaddrinfo` with `AI_CANONNAME`), if any.
+pub fn canonical_name(host: &str) -> Option<String> {
+    let c = CString::new(host).ok()?;
+    // SAFETY: hints is plain data; getaddrinfo receives valid pointers and its result list is
+    // read before being freed exactly once.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_family = libc::AF_UNSPEC;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        hints.ai_flags = libc::AI_CANONNAME;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
+            return None;
+        }
+        let name = (*res).ai_canonname;
+        let out = (!name.is_null())
+            .then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty());
+        libc::freeaddrinfo(res);
+        out
+    }
+}
+
+/// Write one message to syslog with `priority` (facility included).
+pub fn syslog(priority: libc::c_int, msg: &CStr) {
+    // SAFETY: the format is a constant "%s" and the single argument is a valid NUL-terminated
+    // string that lives across the call. syslog(3) is thread-safe.
+    unsafe { libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr()) };
+}
+
+/// `openlog(ident, LOG_PID, LOG_AUTHPRIV)`. For programs only, never for the PAM module.
+pub fn openlog(ident: &'static CStr) {
+    // SAFETY: `ident` is a 'static NUL-terminated string, so the pointer syslog keeps stays
+    // valid for the life of the process; the flags are constants.
+    unsafe { libc::openlog(ident.as_ptr(), libc::LOG_PID, libc::LOG_AUTHPRIV) };
 }
 
 /// Check that this process can still open a few descriptors and reserve some memory before
@@ -371,5 +632,18 @@ mod tests {
             libc::ECONNREFUSED
         )));
         assert!(headroom().is_ok());
+    }
+
+    #[test]
+    fn accounts_and_groups() {
+        let root = getpwnam("root").unwrap();
+        assert_eq!((root.uid, root.gid), (Uid::ROOT, Gid(0)));
+        assert_eq!(getpwuid(Uid::ROOT).unwrap().name, "root");
+        assert!(getpwnam("no-such-user-duo-test").is_none());
+        assert!(getpwnam("a\0b").is_none());
+        assert_eq!(group_name(Gid(0)).as_deref(), Some("root"));
+        assert!(group_list("root", Gid(0)).unwrap().contains(&Gid(0)));
+        assert!(is_ip_literal("127.1") && is_ip_literal("::1") && !is_ip_literal("x.y"));
+        assert!(hostname().is_some_and(|h| !h.is_empty()));
     }
 }

@@ -53,17 +53,6 @@ pub fn exec_shell(command: Option<&OsStr>) -> ! {
             CString::new(kv).ok()
         })
         .collect();
-    let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-    ptrs.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: the Rust runtime ignores SIGPIPE at start-up; the program we exec must get the
-    // default disposition back (a regression test in the reference). Then execve receives a
-    // valid path and two NULL-terminated arrays of valid strings that outlive the call.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::execve(path.as_ptr(), ptrs.as_ptr(), envp.as_ptr());
-    }
-    let e = std::io::Error::last_os_error();
+    let e = crate::sys::exec(&path, &cargs, &env);
     die(&format!("{shell}: {}", duo::config::strerror(&e)));
 }

@@ -4,9 +4,14 @@
 //! parent drops to the calling user and runs the shell or command only when the child approves.
 //! Run by root or not setuid, it does both in one process.
 
+// Only the `sys` module talks to the C library.
+#![deny(unsafe_code)]
+
 mod args;
 mod exec;
 mod privsep;
+#[allow(unsafe_code)]
+mod sys;
 mod terminal;
 
 use std::ffi::{OsStr, OsString};
@@ -86,7 +91,7 @@ fn config_error(msg: &str) {
 
 /// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`. Returns the exit
 /// status: 0 approves. `separated` says whether this is the privsep child of a setuid run.
-fn do_auth(a: &Args, caller: u32, command: Option<&OsStr>, separated: bool) -> i32 {
+fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool) -> i32 {
     let Some(account) = duo::account::by_uid(caller) else {
         die("Who are you?");
     };

@@ -2,9 +2,8 @@
 //! to the privsep user; the parent drops to the real user and only execs when the child exits
 //! with status 0.
 
-use std::io;
-
 use crate::die;
+use crate::sys::{self, Exit, Forked, Gid, Uid};
 
 /// Name of the privilege-separation user, fixed at build time (`DUO_PRIVSEP_USER`, default
 /// `sshd`). It can never be root.
@@ -34,55 +33,18 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 }
 
 /// Real user and group ids of this process.
-pub fn real_ids() -> (u32, u32) {
-    // SAFETY: getuid/getgid cannot fail and touch no memory.
-    unsafe { (libc::getuid(), libc::getgid()) }
+pub fn real_ids() -> (Uid, Gid) {
+    (sys::real_uid(), sys::real_gid())
 }
 
 /// Effective user id of this process.
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
+pub fn effective_uid() -> Uid {
+    sys::effective_uid()
 }
 
 /// Whether this is a setuid run by another user (`euid != ruid`).
 pub fn is_setuid() -> bool {
-    // SAFETY: geteuid/getuid cannot fail and touch no memory.
-    unsafe { libc::geteuid() != libc::getuid() }
-}
-
-/// Drop every privilege to `uid`/`gid`. When `groups` is given the supplementary group list is
-/// set to exactly it first. The result is checked, real and effective ids alike.
-pub fn drop_to(uid: u32, gid: u32, groups: Option<&[libc::gid_t]>) -> io::Result<()> {
-    if let Some(g) = groups {
-        // SAFETY: the pointer and length describe a valid slice of gid_t.
-        if unsafe { libc::setgroups(g.len(), g.as_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    // SAFETY: plain system calls with integer arguments. With euid 0 they set the real,
-    // effective and saved ids, so the change cannot be undone.
-    unsafe {
-        if libc::setgid(gid) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    // SAFETY: getters that cannot fail.
-    let now = unsafe {
-        (
-            libc::getuid(),
-            libc::geteuid(),
-            libc::getgid(),
-            libc::getegid(),
-        )
-    };
-    if now != (uid, uid, gid, gid) {
-        return Err(io::Error::from_raw_os_error(libc::EPERM));
-    }
-    Ok(())
+    sys::effective_uid() != sys::real_uid()
 }
 
 /// Run `auth` in a child that has dropped to the privsep user, drop this process to the real
@@ -92,7 +54,7 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
     let Some(privsep) = duo::account::by_name(PRIVSEP_USER) else {
         die(&format!("User '{PRIVSEP_USER}' not found"));
     };
-    if privsep.uid == 0 {
+    if privsep.uid.is_root() {
         // Checked at build time by name; an account with that name but uid 0 would run the
         // network side with full privileges.
         die(&format!(
@@ -100,50 +62,32 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
         ));
     }
     let (ruid, rgid) = real_ids();
-    // SAFETY: this program has started no threads yet, so the child is a full copy that may
-    // run any code. Both sides are handled below.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        die(&format!(
-            "fork: {}",
-            duo::config::strerror(&io::Error::last_os_error())
-        ));
-    }
-    if pid == 0 {
-        let groups = (ruid != privsep.uid).then_some([privsep.gid as libc::gid_t]);
-        if let Err(e) = drop_to(privsep.uid, privsep.gid, groups.as_ref().map(|g| &g[..])) {
-            die(&format!(
-                "couldn't drop privileges: {}",
-                duo::config::strerror(&e)
-            ));
+    let pid = match sys::fork() {
+        Ok(Forked::Parent(pid)) => pid,
+        Ok(Forked::Child) => {
+            let groups = (ruid != privsep.uid).then_some([privsep.gid]);
+            if let Err(e) = sys::drop_to(privsep.uid, privsep.gid, groups.as_ref().map(|g| &g[..]))
+            {
+                die(&format!(
+                    "couldn't drop privileges: {}",
+                    duo::config::strerror(&e)
+                ));
+            }
+            let code = auth();
+            std::process::exit(code);
         }
-        let code = auth();
-        std::process::exit(code);
-    }
+        Err(e) => die(&format!("fork: {}", duo::config::strerror(&e))),
+    };
     // Supplementary groups are left as inherited: they are already the caller's.
-    if let Err(e) = drop_to(ruid, rgid, None) {
+    if let Err(e) = sys::drop_to(ruid, rgid, None) {
         die(&format!(
             "couldn't drop privileges: {}",
             duo::config::strerror(&e)
         ));
     }
-    let mut status: libc::c_int = 0;
-    loop {
-        // SAFETY: waits for our own child; `status` is a valid, writable local.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            break;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            die(&format!("waitpid: {}", duo::config::strerror(&e)));
-        }
+    match sys::wait(pid) {
+        Ok(Exit::Code(code)) => code == 0,
+        Ok(Exit::Signal(sig)) => die(&format!("unprivileged process terminated by signal: {sig}")),
+        Err(e) => die(&format!("waitpid: {}", duo::config::strerror(&e))),
     }
-    if libc::WIFSIGNALED(status) {
-        die(&format!(
-            "unprivileged process terminated by signal: {}",
-            libc::WTERMSIG(status)
-        ));
-    }
-    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }

@@ -32,21 +32,12 @@ impl Conversation for Terminal {
 fn read_line() -> Option<Zeroizing<String>> {
     let mut buf = Zeroizing::new(Vec::with_capacity(64));
     loop {
-        let mut byte = 0u8;
-        // SAFETY: reads at most one byte into a valid, writable local.
-        let n = unsafe { libc::read(0, (&raw mut byte).cast(), 1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return None;
-        }
-        if n == 0 {
-            if buf.is_empty() {
-                return None;
-            }
-            break;
-        }
+        let byte = match crate::sys::read_stdin_byte() {
+            Ok(Some(b)) => b,
+            Ok(None) if buf.is_empty() => return None,
+            Ok(None) => break,
+            Err(_) => return None,
+        };
         if buf.len() < MAX_ANSWER {
             buf.push(byte);
         }

@@ -2,6 +2,11 @@
 //!
 //! Only `pam_sm_authenticate` does work; it is a pure second factor and never reads or sets
 //! the password. A panic inside it is caught and denies the login (PAM_SERVICE_ERR).
+//!
+//! This crate has no `unsafe` code of its own: the C entry points come from the
+//! `pam::pam_hooks!` macro of pam-bindings, and the C library calls from `duo::sys`.
+
+#![deny(unsafe_code)]
 
 mod conv;
 
@@ -116,10 +121,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     match service.as_str() {
         "sshd" => flags.sync = true,
         "sudo" => command = std::env::var("SUDO_COMMAND").ok(),
-        "su" | "su-l" if account.uid == 0 => {
-            // SAFETY: getuid cannot fail and touches no memory.
-            let caller = unsafe { libc::getuid() };
-            match duo::account::by_uid(caller) {
+        "su" | "su-l" if account.uid.is_root() => {
+            match duo::account::by_uid(duo::sys::real_uid()) {
                 Some(a) => account = a,
                 None => return PAM_USER_UNKNOWN,
             }
