@@ -14,7 +14,6 @@ use crate::client::{Client, Method};
 use crate::config::{Config, FailMode};
 use crate::conv::Conversation;
 use crate::deadline::Deadline;
-use crate::login::Flags;
 use crate::outcome::{Outcome, Problem};
 use crate::sanitize::sanitize;
 use crate::sign;
@@ -31,6 +30,19 @@ pub const MAX_POLLS: usize = 20;
 
 /// Longest factor or passcode sent, in bytes.
 pub const MAX_FACTOR_LEN: usize = 255;
+
+/// Mode flags of an attempt (SPEC §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Synchronous `/auth` (no `/auth_status` polling): sshd, headless and autopush login_duo.
+    pub sync: bool,
+    /// Use the default factor without a menu.
+    pub auto: bool,
+    /// Try the `DUO_PASSCODE` factor first (login_duo with `accept_env_factor`).
+    pub env: bool,
+    /// Advertise verified push and forward the preauth txid.
+    pub verified_push: bool,
+}
 
 /// What stays the same across the attempts of one login.
 pub struct Context<'a> {
@@ -388,7 +400,9 @@ fn auth_stage(
     }
     let txid = get_str(&response, "txid")?.to_string();
     if txid.len() > MAX_FACTOR_LEN {
-        return Err(Problem::Service("txid is too long".into()));
+        // The reference logs this error without a reason; the reason goes to debug output.
+        crate::log::log(crate::log::Priority::Debug, "txid is too long");
+        return Err(Problem::Service(String::new()));
     }
     ui.status("");
     for _ in 0..MAX_POLLS {

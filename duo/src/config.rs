@@ -109,12 +109,16 @@ pub enum ConfigError {
     Owner,
     /// The file could not be opened.
     Open(std::io::Error),
-    /// The file has a bad line (1-based number); `detail` says what is wrong with it.
+    /// The file has a bad line (1-based number).
     Parse {
         /// 1-based line number.
         line: usize,
-        /// What is wrong, e.g. `Invalid failmode: 'x'` or `Invalid pam_duo option: 'foo'`.
-        detail: String,
+        /// The key of the line, when the line has one (an unknown key or a bad value); `None`
+        /// for a line that is not `key = value` at all.
+        key: Option<String>,
+        /// What is wrong with the value, e.g. `Invalid failmode: 'x'`; `None` for an unknown
+        /// key.
+        problem: Option<String>,
     },
     /// `host`, `ikey` or `skey` is missing or empty.
     Missing,
@@ -123,6 +127,22 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// Every line that reports this error, in the reference's order (docs/BEHAVIOUR.md §3.3):
+    /// for a bad line, the value problem (if any), then `Invalid <prog> option: '<key>'` (if
+    /// the line has a key), then `Parse error in <path>, line <n>`; otherwise the one
+    /// [`ConfigError::message`]. `prog` is `pam_duo` or `login_duo`.
+    pub fn lines(&self, path: &Path, owner: &str, prog: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if let ConfigError::Parse { key, problem, .. } = self {
+            out.extend(problem.iter().cloned());
+            if let Some(k) = key {
+                out.push(format!("Invalid {prog} option: '{k}'"));
+            }
+        }
+        out.push(self.message(path, owner));
+        out
+    }
+
     /// The log line for this error, in the reference wording (SPEC §6 step 4 / §7.3 step 3).
     /// `owner` is the user named in the permission message.
     pub fn message(&self, path: &Path, owner: &str) -> String {
@@ -131,7 +151,7 @@ impl ConfigError {
             ConfigError::Internal => format!("Internal error reading {p}"),
             ConfigError::Permissions => format!("{p} must be readable only by user '{owner}'"),
             ConfigError::Owner => format!("{p} must be owned by user '{owner}'"),
-            ConfigError::Open(e) => format!("Couldn't open {p}: {}", strerror(e)),
+            ConfigError::Open(e) => format!("Couldn't open {p}: {}", crate::sys::strerror(e)),
             ConfigError::Parse { line, .. } => format!("Parse error in {p}, line {line}"),
             ConfigError::Missing => format!("Missing host, ikey, or skey in {p}"),
             ConfigError::BothPush => {
@@ -151,8 +171,19 @@ impl std::fmt::Display for ConfigError {
             ConfigError::Owner => {
                 f.write_str("the file is owned by an account that may not configure Duo")
             }
-            ConfigError::Open(e) => write!(f, "the file could not be opened: {}", strerror(e)),
-            ConfigError::Parse { line, detail } => write!(f, "line {line}: {detail}"),
+            ConfigError::Open(e) => write!(
+                f,
+                "the file could not be opened: {}",
+                crate::sys::strerror(e)
+            ),
+            ConfigError::Parse { line, key, problem } => {
+                write!(f, "line {line}: ")?;
+                match (key, problem) {
+                    (_, Some(p)) => f.write_str(p),
+                    (Some(k), None) => write!(f, "unknown key '{k}'"),
+                    (None, None) => f.write_str("not a section, a key = value line or a comment"),
+                }
+            }
             ConfigError::Missing => f.write_str("host, ikey or skey is missing"),
             ConfigError::BothPush => f.write_str("autopush and verified_push are both enabled"),
         }
@@ -165,15 +196,6 @@ impl std::error::Error for ConfigError {
             ConfigError::Open(e) => Some(e),
             _ => None,
         }
-    }
-}
-
-/// The C library's text for an I/O error, without Rust's " (os error N)" suffix.
-pub fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 
@@ -210,21 +232,22 @@ pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, C
 /// Parse and validate configuration text (everything of [`load`] after reading the file).
 pub fn parse(text: &[u8], frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
     let mut cfg = Config::default();
-    let mut detail = String::new();
+    let mut bad: Option<(String, Option<String>)> = None;
     let r = crate::ini::parse(text, &mut |name, value, _line| match apply(
         &mut cfg, frontend, name, value, diag,
     ) {
         Ok(()) => true,
-        Err(d) => {
-            detail = d;
+        Err(problem) => {
+            bad = Some((name.to_string(), problem));
             false
         }
     });
     if let Err(line) = r {
-        if detail.is_empty() {
-            detail = format!("Syntax error on line {line}");
-        }
-        return Err(ConfigError::Parse { line, detail });
+        let (key, problem) = match bad {
+            Some((k, p)) => (Some(k), p),
+            None => (None, None),
+        };
+        return Err(ConfigError::Parse { line, key, problem });
     }
     if cfg.host.is_empty() || cfg.ikey.is_empty() || cfg.skey.is_empty() {
         return Err(ConfigError::Missing);
@@ -269,7 +292,7 @@ fn apply(
     name: &str,
     v: &str,
     diag: Diag<'_>,
-) -> Result<(), String> {
+) -> Result<(), Option<String>> {
     use crate::log::Priority;
     let secret = |v: &str| Secret::new(v.to_string());
     match name {
@@ -277,19 +300,19 @@ fn apply(
         "skey" => cfg.skey = secret(v),
         "host" => cfg.host = secret(v),
         "cafile" if v.is_empty() => {
-            return Err("cafile is empty; remove the line or name a CA file (an empty cafile would disable certificate checks)".into())
+            return Err(Some("cafile is empty; remove the line or name a CA file (an empty cafile would disable certificate checks)".into()))
         }
         "cafile" => cfg.cafile = Some(secret(v)),
         "http_proxy" if v.is_empty() => {
-            return Err("http_proxy is empty; remove the line or name a proxy".into())
+            return Err(Some("http_proxy is empty; remove the line or name a proxy".into()))
         }
         "http_proxy" => cfg.http_proxy = Some(secret(v)),
-        "groups" | "group" => crate::groups::tokenize(v, &mut cfg.groups)?,
+        "groups" | "group" => crate::groups::tokenize(v, &mut cfg.groups).map_err(Some)?,
         "failmode" => {
             cfg.failmode = match v {
                 "safe" => FailMode::Safe,
                 "secure" => FailMode::Secure,
-                _ => return Err(format!("Invalid failmode: '{v}'")),
+                _ => return Err(Some(format!("Invalid failmode: '{v}'"))),
             }
         }
         "pushinfo" => cfg.pushinfo = boolean(v),
@@ -313,29 +336,23 @@ fn apply(
         "gecos_username_pos" => {
             let n = atoi(v);
             if n < 1 {
-                return Err("Gecos position starts at 1".into());
+                return Err(Some("Gecos position starts at 1".into()));
             }
             cfg.gecos_username_pos = Some((n - 1) as usize);
         }
         "gecos_delim" => {
             let b = v.as_bytes();
             if b.len() != 1 {
-                return Err(format!("Invalid character option length. Character fields must be 1 character long: '{v}'"));
+                return Err(Some(format!("Invalid character option length. Character fields must be 1 character long: '{v}'")));
             }
             if !b[0].is_ascii_punctuation() || b[0] == b':' {
-                return Err(format!("Invalid gecos_delim '{v}' (delimiter must be punctuation other than ':')"));
+                return Err(Some(format!("Invalid gecos_delim '{v}' (delimiter must be punctuation other than ':')")));
             }
             cfg.gecos_delim = b[0];
         }
         "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
         "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
-        _ => {
-            let prog = match frontend {
-                Frontend::Pam => "pam_duo",
-                Frontend::Login => "login_duo",
-            };
-            return Err(format!("Invalid {prog} option: '{name}'"));
-        }
+        _ => return Err(None),
     }
     Ok(())
 }
@@ -352,7 +369,16 @@ mod tests {
 
     fn detail(extra: &str, f: Frontend) -> (usize, String) {
         match p(extra, f) {
-            Err(ConfigError::Parse { line, detail }) => (line, detail),
+            Err(ConfigError::Parse { line, key, problem }) => {
+                let prog = match f {
+                    Frontend::Pam => "pam_duo",
+                    Frontend::Login => "login_duo",
+                };
+                let detail = problem.unwrap_or_else(|| {
+                    format!("Invalid {prog} option: '{}'", key.unwrap_or_default())
+                });
+                (line, detail)
+            }
             other => panic!("expected a parse error, got {other:?}"),
         }
     }
@@ -385,6 +411,37 @@ mod tests {
                 .unwrap()
                 .https_timeout,
             Some(MAX_HTTPS_TIMEOUT)
+        );
+    }
+
+    #[test]
+    fn error_lines_follow_the_reference() {
+        let path = Path::new("/etc/duo/login_duo.conf");
+        let e = p("gecos_delim = ,,\n", Frontend::Login).unwrap_err();
+        assert_eq!(
+            e.lines(path, "sshd", "login_duo"),
+            [
+                "Invalid character option length. Character fields must be 1 character long: ',,'",
+                "Invalid login_duo option: 'gecos_delim'",
+                "Parse error in /etc/duo/login_duo.conf, line 5",
+            ]
+        );
+        let e = p("no equals sign here\n", Frontend::Login).unwrap_err();
+        assert_eq!(
+            e.lines(path, "sshd", "login_duo"),
+            ["Parse error in /etc/duo/login_duo.conf, line 5"]
+        );
+        let e = p("bogus = 1\n", Frontend::Pam).unwrap_err();
+        assert_eq!(
+            e.lines(Path::new("/p"), "root", "pam_duo"),
+            [
+                "Invalid pam_duo option: 'bogus'",
+                "Parse error in /p, line 5"
+            ]
+        );
+        assert_eq!(
+            ConfigError::Missing.lines(Path::new("/p"), "root", "pam_duo"),
+            ["Missing host, ikey, or skey in /p"]
         );
     }
 

@@ -115,7 +115,7 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
         .map_err(|e| {
             OpenError::Local(format!(
                 "cannot start resolver: {}",
-                crate::config::strerror(&e)
+                crate::sys::strerror(&e)
             ))
         })?;
     let mut looked = false;
@@ -148,7 +148,7 @@ fn tcp(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<TcpStream, Open
             Err(e) if sys::is_local_error(&e) => {
                 return Err(OpenError::Local(format!(
                     "cannot connect: {}",
-                    crate::config::strerror(&e)
+                    crate::sys::strerror(&e)
                 )))
             }
             Err(_) => {
@@ -175,7 +175,7 @@ fn tcp(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<TcpStream, Open
             Some(Err(e)) if sys::is_local_error(&e) => {
                 return Err(OpenError::Local(format!(
                     "cannot connect: {}",
-                    crate::config::strerror(&e)
+                    crate::sys::strerror(&e)
                 )))
             }
             Some(Err(_)) => timed_out_last = false,
@@ -232,7 +232,7 @@ impl Conn {
             let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
                 return Err(OpenError::net("SSL handshake timed out", true));
             };
-            set_slice(&sock, wait).map_err(|e| OpenError::Local(crate::config::strerror(&e)))?;
+            set_slice(&sock, wait).map_err(|e| OpenError::Local(crate::sys::strerror(&e)))?;
             match conn.complete_io(&mut sock) {
                 Ok(_) => {}
                 // rustls keeps its state across a timed-out read: wait for the next slice.
@@ -258,7 +258,7 @@ impl Conn {
                 "Connection timed out".to_string()
             }
             std::io::ErrorKind::UnexpectedEof => "Connection closed".to_string(),
-            _ => crate::config::strerror(&e),
+            _ => crate::sys::strerror(&e),
         };
         let first = deadline.slice().unwrap_or(crate::deadline::LAST_LOOK);
         set_slice(self.tls.get_ref(), first).map_err(io)?;
@@ -400,14 +400,78 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Text for a TLS failure; certificate problems say "certificate verify failed".
+/// Text for a TLS failure, in the reference's words where it has them (docs/BEHAVIOUR.md
+/// §1.9): a certificate for another name is "Certificate name validation failed", other
+/// certificate problems "certificate verify failed"; the detail follows in plain words.
 fn tls_reason(e: &std::io::Error) -> String {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match inner {
-        Some(rustls::Error::InvalidCertificate(c)) => format!("certificate verify failed ({c})"),
+        Some(rustls::Error::InvalidCertificate(c)) => certificate_reason(c),
+        Some(rustls::Error::AlertReceived(a)) => {
+            format!("TLS handshake failed (the server sent the alert \"{}\")", words(&format!("{a:?}")))
+        }
+        Some(rustls::Error::PeerIncompatible(_)) => {
+            "TLS handshake failed (the server offers no TLS version or cipher suite that is allowed: TLS 1.2 or later is required)".into()
+        }
         Some(other) => format!("TLS handshake failed ({other})"),
-        None => format!("TLS handshake failed ({})", crate::config::strerror(e)),
+        None => format!("TLS handshake failed ({})", crate::sys::strerror(e)),
     }
+}
+
+/// The reason text for a certificate that did not verify.
+fn certificate_reason(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    let verify = |detail: &str| format!("certificate verify failed ({detail})");
+    match c {
+        C::NotValidForName => "Certificate name validation failed".into(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let names: Vec<String> = presented.iter().map(|p| plain_name(p)).collect();
+            let names = if names.is_empty() {
+                "no name".to_string()
+            } else {
+                names.join(", ")
+            };
+            format!(
+                "Certificate name validation failed (the certificate is for {names}, not {})",
+                expected.to_str()
+            )
+        }
+        C::Expired => verify("the certificate has expired"),
+        C::ExpiredContext { not_after, .. } => verify(&format!(
+            "the certificate expired on {}",
+            crate::timefmt::rfc3339(i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX))
+        )),
+        C::NotValidYet | C::NotValidYetContext { .. } => verify("the certificate is not valid yet"),
+        C::UnknownIssuer => verify("unknown certificate authority, or a self-signed certificate"),
+        C::BadSignature => verify("bad signature"),
+        C::Revoked => verify("the certificate is revoked"),
+        other => verify(&words(&format!("{other:?}"))),
+    }
+}
+
+/// A name as rustls lists it (`DnsName("a.example")`, `IpAddress(..)`), without the wrapper.
+fn plain_name(p: &str) -> String {
+    let inner = match (p.find('('), p.strip_suffix(')')) {
+        (Some(open), Some(body)) => &body[open + 1..],
+        _ => p,
+    };
+    inner.trim_matches('"').to_string()
+}
+
+/// `HandshakeFailure` → `handshake failure`: an enum name in plain words.
+fn words(name: &str) -> String {
+    let name = name.split(['(', ' ', '{']).next().unwrap_or(name);
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
 }
 
 /// TCP to the proxy and a CONNECT tunnel to the API host.
@@ -421,7 +485,7 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<Tcp
     let req = proxy::connect_request(p, target.host, target.port, target.user_agent);
     let io_err = |e: std::io::Error| {
         if sys::is_local_error(&e) {
-            OpenError::Local(crate::config::strerror(&e))
+            OpenError::Local(crate::sys::strerror(&e))
         } else {
             OpenError::net("Proxy connection timed out", true)
         }
@@ -459,4 +523,47 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<Tcp
     proxy::check_reply(&reply)
         .map_err(|(line, transient)| OpenError::net(format!("Proxy error: {line}"), transient))?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod tls_reason_tests {
+    use super::*;
+    use rustls::pki_types::{ServerName, UnixTime};
+    use rustls::CertificateError as C;
+
+    fn reason(e: rustls::Error) -> String {
+        tls_reason(&std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn certificate_failures_use_the_reference_words() {
+        let e = rustls::Error::InvalidCertificate(C::NotValidForNameContext {
+            expected: ServerName::try_from("localhost").unwrap(),
+            presented: vec!["DnsName(\"mockduo.wronghost\")".into()],
+        });
+        assert_eq!(
+            reason(e),
+            "Certificate name validation failed (the certificate is for mockduo.wronghost, not localhost)"
+        );
+        assert_eq!(
+            reason(rustls::Error::InvalidCertificate(C::UnknownIssuer)),
+            "certificate verify failed (unknown certificate authority, or a self-signed certificate)"
+        );
+        let expired = C::ExpiredContext {
+            time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_800_000_000)),
+            not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_764_547_200)),
+        };
+        assert_eq!(
+            reason(rustls::Error::InvalidCertificate(expired)),
+            "certificate verify failed (the certificate expired on 2025-12-01T00:00:00Z)"
+        );
+        let alert = reason(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert_eq!(
+            alert,
+            "TLS handshake failed (the server sent the alert \"handshake failure\")"
+        );
+        assert!(!alert.contains('{'), "{alert}");
+    }
 }

@@ -64,6 +64,20 @@ pub fn open_own_log(ident: &'static std::ffi::CStr) {
     crate::sys::openlog(ident);
 }
 
+/// Write one line to syslog, whether debug mode is on or not.
+pub fn syslog_only(priority: Priority, msg: &str) {
+    let c = CString::new(render(msg)).unwrap_or_else(|_| CString::from(c"(unloggable message)"));
+    crate::sys::syslog(libc::LOG_AUTHPRIV | priority as libc::c_int, &c);
+}
+
+/// Write one line to stderr as it is (no `[N]` prefix), sanitised like a log line, in one
+/// write. The reference prints configuration problems this way.
+pub fn raw_stderr(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(format!("{}\n", render(msg)).as_bytes());
+    let _ = err.flush();
+}
+
 /// Log one line.
 pub fn log(priority: Priority, msg: &str) {
     let line = render(msg);

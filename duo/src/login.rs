@@ -3,25 +3,13 @@
 
 use zeroize::Zeroizing;
 
+pub use crate::attempt::Flags;
 use crate::attempt::{attempt, Context, Input};
 use crate::client::Client;
 use crate::config::Config;
 use crate::conv::Conversation;
 use crate::log::{log, outcome_line, Priority};
 use crate::outcome::Outcome;
-
-/// Mode flags of an attempt (SPEC §5).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Flags {
-    /// Synchronous `/auth` (no `/auth_status` polling): sshd, headless and autopush login_duo.
-    pub sync: bool,
-    /// Use the default factor without a menu.
-    pub auto: bool,
-    /// Try the `DUO_PASSCODE` factor first (login_duo with `accept_env_factor`).
-    pub env: bool,
-    /// Advertise verified push and forward the preauth txid.
-    pub verified_push: bool,
-}
 
 /// Who logs in, from where, and how.
 pub struct Request<'a> {
@@ -139,6 +127,69 @@ pub fn run(
     Verdict::MaxTries
 }
 
+/// Which frontend reports a configuration problem, and how (docs/BEHAVIOUR.md §3.3, §7.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reporter {
+    /// `pam_duo`: the value problem raw on stderr in debug mode, then the log lines (stderr
+    /// with `[3] ` in debug mode, else syslog, where the value problem goes too).
+    Pam,
+    /// `login_duo`: every line raw on stderr, debug mode or not; and to syslog when not in
+    /// debug mode.
+    Login,
+}
+
+/// Read the configuration both frontends share: load it (owner, mode, syntax, values,
+/// required keys), report any problem in the reference's words, and warn when every group
+/// is negated. `None` means the login must be denied (§0a D1). `owner` is the account named
+/// in a permission or ownership message.
+pub fn load_config(path: &std::path::Path, reporter: Reporter, owner: &str) -> Option<Config> {
+    let frontend = match reporter {
+        Reporter::Pam => crate::config::Frontend::Pam,
+        Reporter::Login => crate::config::Frontend::Login,
+    };
+    let prog = match reporter {
+        Reporter::Pam => "pam_duo",
+        Reporter::Login => "login_duo",
+    };
+    let mut diag = |p: Priority, m: &str| log(p, m);
+    match crate::config::load(path, frontend, &mut diag) {
+        Ok(cfg) => {
+            if crate::groups::all_negated(&cfg.groups) {
+                log(Priority::Warning, crate::groups::ALL_NEGATED_WARNING);
+            }
+            Some(cfg)
+        }
+        Err(e) => {
+            let problem_first = matches!(
+                e,
+                crate::config::ConfigError::Parse {
+                    problem: Some(_),
+                    ..
+                }
+            );
+            for (i, line) in e.lines(path, owner, prog).iter().enumerate() {
+                match reporter {
+                    Reporter::Login => {
+                        crate::log::raw_stderr(line);
+                        if !crate::log::debug() {
+                            crate::log::syslog_only(Priority::Err, line);
+                        }
+                    }
+                    Reporter::Pam if i == 0 && problem_first => {
+                        if crate::log::debug() {
+                            crate::log::raw_stderr(line);
+                        } else {
+                            crate::log::syslog_only(Priority::Err, line);
+                        }
+                    }
+                    Reporter::Pam => log(Priority::Err, line),
+                }
+            }
+            None
+        }
+    }
+}
+
 /// Open the API handle for a login; on failure log `Couldn't open Duo API handle for '<os
 /// user>'[ from <addr>]` (with the reason at debug level) and return `None`: a hard denial.
 pub fn open_client(
@@ -183,7 +234,7 @@ pub fn group_gate(cfg: &Config, account: &crate::account::Account, shown: &str) 
                 &format!(
                     "Couldn't get groups for '{}': {}",
                     account.name,
-                    crate::config::strerror(&e)
+                    crate::sys::strerror(&e)
                 ),
             );
             Gate::Error

@@ -106,12 +106,9 @@ fn classify_gai(rc: libc::c_int, errno: io::Error) -> LookupError {
         }
         libc::EAI_SYSTEM => match errno.raw_os_error() {
             Some(libc::ECONNREFUSED | libc::ETIMEDOUT | libc::EHOSTUNREACH | libc::ENETUNREACH) => {
-                LookupError::Network(crate::config::strerror(&errno))
+                LookupError::Network(strerror(&errno))
             }
-            _ => LookupError::Local(format!(
-                "name lookup failed: {}",
-                crate::config::strerror(&errno)
-            )),
+            _ => LookupError::Local(format!("name lookup failed: {}", strerror(&errno))),
         },
         _ => LookupError::Local(format!("name lookup failed: {}", gai_text(rc))),
     }
@@ -272,6 +269,15 @@ fn to_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
     };
     (storage, len as libc::socklen_t)
+}
+
+/// The C library's text for an I/O error, without Rust's " (os error N)" suffix.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// A user id. A type of its own, so that a user id and a group id cannot be swapped.
@@ -549,12 +555,7 @@ pub fn headroom() -> Result<(), String> {
     for _ in 0..FDS {
         match std::fs::File::open("/dev/null") {
             Ok(f) => held.push(f),
-            Err(e) => {
-                return Err(format!(
-                    "cannot open file descriptors: {}",
-                    crate::config::strerror(&e)
-                ))
-            }
+            Err(e) => return Err(format!("cannot open file descriptors: {}", strerror(&e))),
         }
     }
     drop(held);

@@ -48,6 +48,19 @@ pub fn rfc2822(unix_secs: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DDThh:mm:ssZ` (RFC 3339, UTC) for seconds since the epoch.
+pub fn rfc3339(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let rem = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Parse an HTTP date `Dow, DD Mon YYYY HH:MM:SS GMT` into a UNIX time.
 pub fn parse_http_date(s: &str) -> Option<i64> {
     let rest = s.trim().split_once(", ")?.1;
@@ -71,6 +84,13 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_547_200 + 3_723), "2025-12-01T01:02:03Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn formats_the_reference_date() {

@@ -54,5 +54,5 @@ pub fn exec_shell(command: Option<&OsStr>) -> ! {
         })
         .collect();
     let e = crate::sys::exec(&path, &cargs, &env);
-    die(&format!("{shell}: {}", duo::config::strerror(&e)));
+    die(&format!("{shell}: {}", duo::sys::strerror(&e)));
 }

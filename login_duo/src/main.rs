@@ -18,10 +18,10 @@ use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use duo::config::{self, Config, Frontend};
+use duo::config::Config;
 use duo::conv::{Conversation, Silent};
 use duo::log::{log, Priority};
-use duo::login::{self, Flags, Gate, Request, Verdict};
+use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use zeroize::Zeroizing;
 
 use args::Args;
@@ -81,14 +81,6 @@ fn main() {
     exec::exec_shell(command.as_deref());
 }
 
-/// Report a configuration problem: on stderr for the user and in the log for the admin.
-fn config_error(msg: &str) {
-    if !duo::log::debug() {
-        eprintln!("{msg}");
-    }
-    log(Priority::Err, msg);
-}
-
 /// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`. Returns the exit
 /// status: 0 approves. `separated` says whether this is the privsep child of a setuid run.
 fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool) -> i32 {
@@ -103,28 +95,17 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
         Priority::Info,
         &format!("Loading config file {}", path.display()),
     );
-    let mut diag = |p: Priority, m: &str| log(p, m);
-    let cfg = match config::load(&path, Frontend::Login, &mut diag) {
-        Ok(c) => c,
-        Err(e) => {
-            if let config::ConfigError::Parse { detail, .. } = &e {
-                config_error(detail);
-            }
-            // The account that must own the file: the privsep user in a setuid run, else the
-            // user running this (root, in every supported set-up).
-            let owner = if separated {
-                privsep::PRIVSEP_USER.to_string()
-            } else {
-                duo::account::by_uid(privsep::effective_uid())
-                    .map_or_else(|| "root".to_string(), |u| u.name)
-            };
-            config_error(&e.message(&path, &owner));
-            return 1;
-        }
+    // The account that must own the file: the privsep user in a setuid run, else the user
+    // running this (root, in every supported set-up).
+    let owner = if separated {
+        privsep::PRIVSEP_USER.to_string()
+    } else {
+        duo::account::by_uid(privsep::effective_uid())
+            .map_or_else(|| "root".to_string(), |u| u.name)
     };
-    if duo::groups::all_negated(&cfg.groups) {
-        log(Priority::Warning, duo::groups::ALL_NEGATED_WARNING);
-    }
+    let Some(cfg) = login::load_config(&path, Reporter::Login, &owner) else {
+        return 1;
+    };
     let headless =
         std::env::var_os(exec::ORIGINAL_COMMAND).is_some() || !std::io::stdin().is_terminal();
 

@@ -70,24 +70,24 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
             {
                 die(&format!(
                     "couldn't drop privileges: {}",
-                    duo::config::strerror(&e)
+                    duo::sys::strerror(&e)
                 ));
             }
             let code = auth();
             std::process::exit(code);
         }
-        Err(e) => die(&format!("fork: {}", duo::config::strerror(&e))),
+        Err(e) => die(&format!("fork: {}", duo::sys::strerror(&e))),
     };
     // Supplementary groups are left as inherited: they are already the caller's.
     if let Err(e) = sys::drop_to(ruid, rgid, None) {
         die(&format!(
             "couldn't drop privileges: {}",
-            duo::config::strerror(&e)
+            duo::sys::strerror(&e)
         ));
     }
     match sys::wait(pid) {
         Ok(Exit::Code(code)) => code == 0,
         Ok(Exit::Signal(sig)) => die(&format!("unprivileged process terminated by signal: {sig}")),
-        Err(e) => die(&format!("waitpid: {}", duo::config::strerror(&e))),
+        Err(e) => die(&format!("waitpid: {}", duo::sys::strerror(&e))),
     }
 }

@@ -13,9 +13,8 @@ mod conv;
 use std::ffi::CStr;
 use std::path::PathBuf;
 
-use duo::config::{self, Frontend};
 use duo::log::{log, Priority};
-use duo::login::{self, Flags, Gate, Request, Verdict};
+use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use pam::constants::{PamFlag, PamResultCode};
 use pam::conv::Conv;
 use pam::items::{RHost, Service};
@@ -56,15 +55,17 @@ impl PamHooks for PamDuo {
 }
 
 /// Module arguments: `conf=<path>` (last wins) and `debug`. Anything else is an error.
-fn parse_args(args: &[&CStr]) -> Result<PathBuf, ()> {
+/// Returns the config path and whether `debug` was given.
+fn parse_args(args: &[&CStr]) -> Result<(PathBuf, bool), ()> {
     let mut conf = PathBuf::from(DEFAULT_CONF);
+    let mut debug = false;
     let mut bad = false;
     for a in args {
         let a = a.to_string_lossy();
         if let Some(p) = a.strip_prefix("conf=") {
             conf = PathBuf::from(p);
         } else if a == "debug" {
-            duo::log::set_debug(true);
+            debug = true;
         } else {
             log(Priority::Err, &format!("Invalid pam_duo option: '{a}'"));
             bad = true;
@@ -73,35 +74,27 @@ fn parse_args(args: &[&CStr]) -> Result<PathBuf, ()> {
     if bad {
         Err(())
     } else {
-        Ok(conf)
+        Ok((conf, debug))
     }
 }
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     use PamResultCode::*;
     log(Priority::Info, "starting Duo Unix: PAM Duo");
-    let Ok(path) = parse_args(args) else {
+    let Ok((path, debug)) = parse_args(args) else {
         return PAM_SERVICE_ERR;
     };
+    // As in the reference, this line is logged before `debug` takes effect, so in debug mode
+    // it goes to syslog and the first line on stderr is the menu (docs/BEHAVIOUR.md §6).
     log(
         Priority::Info,
         &format!("Loading config file {}", path.display()),
     );
-    let mut diag = |p: Priority, m: &str| log(p, m);
-    let cfg = match config::load(&path, Frontend::Pam, &mut diag) {
-        Ok(c) => c,
-        Err(e) => {
-            if let config::ConfigError::Parse { detail, .. } = &e {
-                log(Priority::Err, detail);
-            }
-            // §0a D1: a config problem denies whatever failmode says.
-            log(Priority::Err, &e.message(&path, "root"));
-            return PAM_SERVICE_ERR;
-        }
+    duo::log::set_debug(debug);
+    // §0a D1: a config problem denies whatever failmode says.
+    let Some(cfg) = login::load_config(&path, Reporter::Pam, "root") else {
+        return PAM_SERVICE_ERR;
     };
-    if duo::groups::all_negated(&cfg.groups) {
-        log(Priority::Warning, duo::groups::ALL_NEGATED_WARNING);
-    }
     let Ok(user) = pamh.get_user(None) else {
         return PAM_USER_UNKNOWN;
     };

@@ -520,7 +520,7 @@ fn rows(s: &Setup) -> Vec<Row> {
             ),
             "alice",
             Failmode,
-            "certificate verify failed",
+            "Certificate name validation failed (the certificate is for ",
         ),
         row(
             "Self-signed certificate",
@@ -531,7 +531,7 @@ fn rows(s: &Setup) -> Vec<Row> {
             ),
             "alice",
             Failmode,
-            "certificate verify failed",
+            "certificate verify failed (unknown certificate authority, or a self-signed certificate)",
         ),
         row(
             "Expired certificate",
@@ -542,7 +542,7 @@ fn rows(s: &Setup) -> Vec<Row> {
             ),
             "alice",
             Failmode,
-            "certificate verify failed",
+            "certificate verify failed (the certificate expired on ",
         ),
         row(
             "Certificate from an untrusted CA",

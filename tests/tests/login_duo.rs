@@ -798,7 +798,7 @@ fn transport_failures_follow_failmode() {
         (
             "wrong-name",
             format!("host = 127.0.0.2:{}\ncafile = {}\n", m.port, m.ca.display()),
-            "certificate verify failed",
+            "Certificate name validation failed (the certificate is for localhost, 127.0.0.1",
         ),
         (
             "no-dns",

@@ -1,0 +1,204 @@
+//! Drop-in parity with the C version's output (issue "Drop-in parity"): the exact texts that
+//! sysadmins grep for, in both frontends. The expected strings come from the behaviour
+//! description (docs/BEHAVIOUR.md §3.3, §1.9, §6, §9) and from what the C version prints.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use duo_tests::pam_codes::*;
+use duo_tests::{run_captured, Mock, IKEY, SKEY};
+
+/// A config whose line 8 is `line8` (lines 6 and 7 are comments).
+fn conf_with_line_8(dir: &Path, name: &str, mock: &Mock, line8: &str) -> PathBuf {
+    let body = format!(
+        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n; six\n; seven\n{line8}\n",
+        mock.port,
+        mock.ca.display()
+    );
+    let p = dir.join(name);
+    std::fs::write(&p, body).expect("write conf");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    p
+}
+
+fn login_duo(conf: &Path, debug: bool) -> (bool, String) {
+    let mut cmd = Command::new(duo_tests::built("login_duo"));
+    cmd.env_clear().env("PATH", "/usr/bin:/bin");
+    if debug {
+        cmd.arg("-d");
+    }
+    cmd.arg("-c")
+        .arg(conf)
+        .args(["-f", "alice", "--", "echo", "RAN-parity"])
+        .stdin(Stdio::null());
+    let out = run_captured(cmd, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("RAN-parity"), "{stdout}");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The lines of `stderr` that are not `[N] ` log lines.
+fn raw_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| !l.starts_with('[')).collect()
+}
+
+#[test]
+fn login_duo_prints_config_problems_raw_with_or_without_debug() {
+    let m = Mock::start(&[]);
+    let bad_delim = conf_with_line_8(&m.dir, "delim.conf", &m, "gecos_delim = ,,");
+    let p = bad_delim.display();
+    let want = [
+        "Invalid character option length. Character fields must be 1 character long: ',,'"
+            .to_string(),
+        "Invalid login_duo option: 'gecos_delim'".to_string(),
+        format!("Parse error in {p}, line 8"),
+    ];
+    let (ok, err) = login_duo(&bad_delim, false);
+    assert!(!ok);
+    assert_eq!(err.lines().collect::<Vec<_>>(), want, "{err}");
+    let (ok, err) = login_duo(&bad_delim, true);
+    assert!(!ok);
+    assert_eq!(raw_lines(&err), want, "{err}");
+    assert!(!err.contains("[3] "), "no prefixed copy: {err}");
+    assert!(!err.contains("Syntax error"), "{err}");
+
+    // A line without '=' on line 6: only the parse error.
+    let body = format!(
+        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\nthis line has no equals sign\n",
+        m.port,
+        m.ca.display()
+    );
+    let no_eq = m.dir.join("no-eq.conf");
+    std::fs::write(&no_eq, body).expect("write");
+    std::fs::set_permissions(&no_eq, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    for debug in [false, true] {
+        let (ok, err) = login_duo(&no_eq, debug);
+        assert!(!ok);
+        assert_eq!(
+            raw_lines(&err),
+            [format!("Parse error in {}, line 6", no_eq.display())],
+            "debug {debug}: {err}"
+        );
+    }
+
+    // The other value problems of the same kind.
+    for (line8, first) in [
+        (
+            "gecos_delim = a",
+            "Invalid gecos_delim 'a' (delimiter must be punctuation other than ':')",
+        ),
+        ("gecos_username_pos = 0", "Gecos position starts at 1"),
+    ] {
+        let c = conf_with_line_8(&m.dir, "value.conf", &m, line8);
+        let key = line8.split(' ').next().unwrap_or("");
+        let (ok, err) = login_duo(&c, false);
+        assert!(!ok);
+        assert_eq!(
+            err.lines().collect::<Vec<_>>(),
+            [
+                first.to_string(),
+                format!("Invalid login_duo option: '{key}'"),
+                format!("Parse error in {}, line 8", c.display()),
+            ],
+            "{err}"
+        );
+    }
+}
+
+/// A private PAM service directory with one service running the module with `debug`.
+fn pam_service(m: &Mock, name: &str, conf: &Path) -> PathBuf {
+    let confdir = m.dir.join(format!("pam.d-{name}"));
+    std::fs::create_dir_all(&confdir).expect("mkdir");
+    std::fs::write(
+        confdir.join(name),
+        format!(
+            "auth required {} conf={} debug\naccount required pam_permit.so\n",
+            duo_tests::built("libpam_duo.so").display(),
+            conf.display()
+        ),
+    )
+    .expect("write service");
+    confdir
+}
+
+fn pamclient(confdir: &Path, service: &str, user: &str, answers: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(duo_tests::built("pamclient"));
+    cmd.arg("--confdir")
+        .arg(confdir)
+        .args(["--service", service, "--user", user])
+        .stdin(Stdio::null());
+    for a in answers {
+        cmd.args(["--answer", a]);
+    }
+    let out = run_captured(cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
+    (code, stdout, stderr)
+}
+
+#[test]
+fn pam_duo_debug_prints_the_value_problem_raw_then_the_log_lines() {
+    let m = Mock::start(&[]);
+    let conf = conf_with_line_8(&m.dir, "pam-delim.conf", &m, "gecos_delim =");
+    let confdir = pam_service(&m, "duo-parity-conf", &conf);
+    let (code, _out, err) = pamclient(&confdir, "duo-parity-conf", "root", &[]);
+    assert_eq!(code, PAM_SERVICE_ERR);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            "Invalid character option length. Character fields must be 1 character long: ''"
+                .to_string(),
+            "[3] Invalid pam_duo option: 'gecos_delim'".to_string(),
+            format!("[3] Parse error in {}, line 8", conf.display()),
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn pam_duo_debug_starts_with_the_menu_not_the_config_path() {
+    let m = Mock::start(&[]);
+    let conf = conf_with_line_8(&m.dir, "pam-ok.conf", &m, "; eight");
+    let confdir = pam_service(&m, "duo-parity-order", &conf);
+    let (code, out, err) = pamclient(&confdir, "duo-parity-order", "root", &["1"]);
+    assert_eq!(code, PAM_SUCCESS, "{out}\n{err}");
+    // "Loading config file" is logged before debug takes effect: it goes to syslog.
+    assert!(!err.contains("Loading config file"), "{err}");
+    assert!(!err.contains("starting Duo Unix"), "{err}");
+    let first_conv = out
+        .lines()
+        .find(|l| l.starts_with("PROMPT ") || l.starts_with("INFO "));
+    assert!(
+        first_conv.is_some_and(|l| l.starts_with("PROMPT Duo two-factor login for root")),
+        "{out}"
+    );
+    assert!(err.contains("[6] Successful Duo login for 'root'"), "{err}");
+}
+
+#[test]
+fn an_overlong_answer_is_an_error_without_a_reason() {
+    let m = Mock::start(&[]);
+    let conf = conf_with_line_8(&m.dir, "pam-long.conf", &m, "; eight");
+    let confdir = pam_service(&m, "duo-parity-long", &conf);
+    let long = "7".repeat(300);
+    let (code, out, err) = pamclient(&confdir, "duo-parity-long", "root", &[&long]);
+    assert_eq!(code, PAM_SERVICE_ERR, "{out}\n{err}");
+    assert!(
+        err.lines()
+            .any(|l| l == "[3] Error in Duo login for 'root'"),
+        "{err}"
+    );
+    assert!(err.contains("[7] txid is too long"), "{err}");
+}
