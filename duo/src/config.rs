@@ -60,6 +60,8 @@ pub struct Config {
     pub send_gecos: bool,
     /// `login_duo` only: print `/etc/motd` after success.
     pub motd: bool,
+    /// Tell the user when a failmode verdict was given (§0a D13); on by default.
+    pub failmode_notice: bool,
     /// Maximum attempts, 1..=3.
     pub prompts: u32,
     /// Per-wait timeout in seconds and the bound of the ping+preauth stage; `None` when unset
@@ -89,6 +91,7 @@ impl Default for Config {
             fallback_local_ip: false,
             send_gecos: false,
             motd: false,
+            failmode_notice: true,
             prompts: 3,
             https_timeout: None,
             gecos_username_pos: None,
@@ -322,6 +325,7 @@ fn apply(
         "accept_env_factor" => cfg.accept_env_factor = boolean(v),
         "fallback_local_ip" => cfg.fallback_local_ip = boolean(v),
         "send_gecos" => cfg.send_gecos = boolean(v),
+        "failmode_notice" => cfg.failmode_notice = boolean(v),
         "motd" if frontend == Frontend::Login => cfg.motd = boolean(v),
         "prompts" => {
             let n = atoi(v).clamp(1, 3) as u32;

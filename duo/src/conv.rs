@@ -18,9 +18,28 @@ pub trait Conversation {
 
     /// Show a status line (already sanitised). May be a no-op.
     fn status(&mut self, text: &str);
+
+    /// Tell the user what a failmode verdict did (docs/BEHAVIOUR.md §0a D13); `denied` says
+    /// whether the login was refused (shown as an error) or let through (shown as
+    /// information). By default a status line.
+    fn notice(&mut self, text: &str, denied: bool) {
+        let _ = denied;
+        self.status(text);
+    }
 }
 
-/// A conversation that never prompts and shows nothing (headless `login_duo`).
+/// The line shown to the user after a failmode verdict (§0a D13). It says what happened and
+/// what the policy did, and nothing an attacker could use (no host, no reason).
+pub fn failmode_notice(denied: bool) -> &'static str {
+    if denied {
+        "Duo two-factor service unreachable: login denied (failmode secure)"
+    } else {
+        "Duo two-factor service unreachable: continuing without two-factor (failmode safe)"
+    }
+}
+
+/// A conversation that never prompts and shows no status (headless `login_duo`); a failmode
+/// notice still goes to stderr, where the SSH client shows it.
 #[derive(Debug, Default)]
 pub struct Silent;
 
@@ -32,4 +51,7 @@ impl Conversation for Silent {
         None
     }
     fn status(&mut self, _text: &str) {}
+    fn notice(&mut self, text: &str, _denied: bool) {
+        crate::log::raw_stderr(text);
+    }
 }

@@ -112,10 +112,16 @@ pub fn run(
             }
             Outcome::FailSafe(why) => {
                 log(Priority::Warning, &line("Failsafe Duo login", user, &why));
+                if cfg.failmode_notice {
+                    ui.notice(crate::conv::failmode_notice(false), false);
+                }
                 return Verdict::FailSafe;
             }
             Outcome::FailSecure(why) => {
                 log(Priority::Warning, &line("Failsecure Duo login", user, &why));
+                if cfg.failmode_notice {
+                    ui.notice(crate::conv::failmode_notice(true), true);
+                }
                 return Verdict::FailSecure;
             }
             Outcome::Error(why) => {

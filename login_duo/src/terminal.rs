@@ -24,6 +24,10 @@ impl Conversation for Terminal {
         let _ = writeln!(out, "{text}");
         let _ = out.flush();
     }
+
+    fn notice(&mut self, text: &str, _denied: bool) {
+        duo::log::raw_stderr(text);
+    }
 }
 
 /// Read one line from fd 0 a byte at a time, so nothing meant for the program run after the

@@ -2,7 +2,7 @@
 //! status lines as text info (SPEC §6 step 12).
 
 use duo::conv::Conversation;
-use pam::constants::{PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO};
+use pam::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO};
 use pam::conv::Conv;
 use zeroize::Zeroizing;
 
@@ -36,6 +36,12 @@ impl Conversation for PamConversation<'_> {
     fn status(&mut self, text: &str) {
         if let Some(c) = &self.conv {
             let _ = c.send(PAM_TEXT_INFO, text);
+        }
+    }
+
+    fn notice(&mut self, text: &str, denied: bool) {
+        if let Some(c) = &self.conv {
+            let _ = c.send(if denied { PAM_ERROR_MSG } else { PAM_TEXT_INFO }, text);
         }
     }
 }

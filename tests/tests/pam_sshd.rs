@@ -158,6 +158,19 @@ fn sshd_keyboard_interactive_with_duo() {
         p.transcript
     );
     assert!(!p.transcript.contains("RAN-denied"), "{}", p.transcript);
+
+    // An outage with failmode = secure: denied, and the user is told why (§0a D13).
+    let outage = TempUser::create("duoko", "503");
+    let mut p = ssh(&outage.name, server.port, "RAN-outage");
+    let status = p.finish(t).expect("ssh exits");
+    assert!(!status.success());
+    assert!(!p.transcript.contains("RAN-outage"), "{}", p.transcript);
+    assert!(
+        p.transcript
+            .contains("Duo two-factor service unreachable: login denied (failmode secure)"),
+        "{}",
+        p.transcript
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -249,6 +262,7 @@ fn forcecommand(dir: &Path, login: &Path) {
     ));
     let approve = TempUser::create("duofa", "alice");
     let deny = TempUser::create("duofd", "pushdeny");
+    let outage = TempUser::create("duofo", "503");
     let key = dir.join("userkey");
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -257,7 +271,7 @@ fn forcecommand(dir: &Path, login: &Path) {
         .expect("keygen");
     assert!(st.success());
     let pubkey = std::fs::read_to_string(dir.join("userkey.pub")).expect("pub");
-    for u in [&approve, &deny] {
+    for u in [&approve, &deny, &outage] {
         let ssh_dir = PathBuf::from(format!("/home/{}/.ssh", u.name));
         std::fs::create_dir_all(&ssh_dir).expect("mkdir .ssh");
         std::fs::write(ssh_dir.join("authorized_keys"), &pubkey).expect("authorized_keys");
@@ -314,6 +328,15 @@ fn forcecommand(dir: &Path, login: &Path) {
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains(&deny.name),
         "denied: the command must not run"
+    );
+    // An outage with failmode = secure: denied, and the ssh client shows why (§0a D13).
+    let out = run(&outage);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&outage.name));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Duo two-factor service unreachable: login denied (failmode secure)"),
+        "{stderr}"
     );
     let users: Vec<String> = m
         .requests()

@@ -137,6 +137,12 @@ fn sudo_runs_the_command_only_after_approval() {
             stderr.contains("PAM authentication error"),
             "{duo_name}: {stderr}"
         );
+        // An outage is told to the user (§0a D13); a denial by Duo is not an outage.
+        assert_eq!(
+            stderr.contains("Duo two-factor service unreachable: login denied (failmode secure)"),
+            duo_name == "503",
+            "{duo_name}: {stderr}"
+        );
         let preauths = m
             .requests()
             .iter()

@@ -202,3 +202,57 @@ fn an_overlong_answer_is_an_error_without_a_reason() {
     );
     assert!(err.contains("[7] txid is too long"), "{err}");
 }
+
+/// §0a D13: after a failmode verdict the user gets one line saying what happened: an error
+/// (PAM_ERROR_MSG) when the login is denied, information (PAM_TEXT_INFO) when it goes on; and
+/// nothing with `failmode_notice = no`.
+#[test]
+fn failmode_verdicts_are_told_to_the_user() {
+    let m = Mock::start(&[]);
+    // Duo user "503" (from the GECOS field): the mock answers preauth with HTTP 503.
+    let user = duo_tests::users::TempUser::create("duopn", "503");
+    let secure = "Duo two-factor service unreachable: login denied (failmode secure)";
+    let safe = "Duo two-factor service unreachable: continuing without two-factor (failmode safe)";
+    for (mode, notice, extra) in [
+        ("secure", Some(format!("ERROR {secure}")), ""),
+        ("safe", Some(format!("INFO {safe}")), ""),
+        ("secure", None, "failmode_notice = no"),
+    ] {
+        let conf = conf_with_line_8(
+            &m.dir,
+            &format!("notice-{mode}-{}.conf", extra.is_empty()),
+            &m,
+            &format!("failmode = {mode}\nsend_gecos = yes\n{extra}"),
+        );
+        let svc = format!("duo-notice-{mode}-{}", extra.is_empty());
+        let confdir = pam_service(&m, &svc, &conf);
+        let (code, out, err) = pamclient(&confdir, &svc, &user.name, &[]);
+        let want = if mode == "safe" {
+            PAM_SUCCESS
+        } else {
+            PAM_SERVICE_ERR
+        };
+        assert_eq!(code, want, "{out}\n{err}");
+        match &notice {
+            Some(n) => assert!(out.lines().any(|l| l == n), "{mode}: {out}"),
+            None => assert!(!out.contains("unreachable"), "{out}"),
+        }
+        // login_duo (headless: stdin is not a terminal) writes it on stderr.
+        let mut cmd = Command::new(duo_tests::built("login_duo"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("-c")
+            .arg(&conf)
+            .args(["-f", "503", "--", "echo", "RAN-notice"])
+            .stdin(Stdio::null());
+        let out = run_captured(cmd, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), mode == "safe", "{stderr}");
+        let line = if mode == "safe" { safe } else { secure };
+        assert_eq!(
+            stderr.lines().any(|l| l == line),
+            notice.is_some(),
+            "{mode} {extra}: {stderr}"
+        );
+    }
+}
