@@ -143,6 +143,14 @@ impl ConfigError {
             }
         }
         out.push(self.message(path, owner));
+        if let ConfigError::Open(e) = self {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                out.push(format!(
+                    "{} must be owned by user '{owner}' with mode 0600",
+                    path.display()
+                ));
+            }
+        }
         out
     }
 

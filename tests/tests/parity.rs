@@ -256,3 +256,30 @@ fn failmode_verdicts_are_told_to_the_user() {
         );
     }
 }
+
+/// §0a D10: a config file owned by an ordinary user is refused, even with mode 0600: its owner
+/// could switch two-factor authentication off for everyone.
+#[test]
+fn a_config_owned_by_an_ordinary_user_denies() {
+    let m = Mock::start(&[]);
+    let owner = duo_tests::users::TempUser::create("duoow", "x");
+    let conf = conf_with_line_8(&m.dir, "owned.conf", &m, "failmode = safe");
+    std::os::unix::fs::chown(&conf, Some(owner.uid), Some(owner.gid)).expect("chown");
+    let (ok, err) = login_duo(&conf, false);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("{} must be owned by user 'root'", conf.display())),
+        "{err}"
+    );
+    let confdir = pam_service(&m, "duo-parity-owner", &conf);
+    let (code, _out, err) = pamclient(&confdir, "duo-parity-owner", "root", &[]);
+    assert_eq!(code, PAM_SERVICE_ERR);
+    assert!(
+        err.contains(&format!(
+            "[3] {} must be owned by user 'root'",
+            conf.display()
+        )),
+        "{err}"
+    );
+    assert!(m.requests().is_empty(), "nothing reached Duo");
+}

@@ -256,5 +256,33 @@ fn setuid_login_duo_separates_privileges() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("unprivileged process terminated by signal: 15"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("RAN-killed"));
+
+    // A config readable by its group: the message names the account that must own it, the
+    // privsep user, not the user logging in.
+    std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let (code, out, err) = run_as(&login, &approve, &["--", "echo", "RAN-perm"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("{CONF} must be readable only by user 'sshd'")),
+        "{err}"
+    );
+    // A config the privsep user cannot open (here: owned by an ordinary user): the message
+    // says who must own it.
+    std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::chown(CONF, Some(deny.uid), Some(deny.gid)).expect("chown");
+    let (code, out, err) = run_as(&login, &approve, &["--", "echo", "RAN-owner"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&format!("Couldn't open {CONF}: Permission denied")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{CONF} must be owned by user 'sshd' with mode 0600"
+        )),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
