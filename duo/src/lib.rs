@@ -21,6 +21,7 @@ pub mod conv;
 pub mod deadline;
 pub mod gecos;
 pub mod groups;
+pub mod hmac512;
 pub mod http;
 pub mod ini;
 pub mod log;

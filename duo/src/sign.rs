@@ -1,8 +1,6 @@
 //! URL encoding, canonical parameter strings and request signing (SPEC §1.3–§1.5).
 
-use hmac::{Hmac, Mac};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use sha2::Sha512;
 use zeroize::Zeroizing;
 
 /// Every byte except `A-Z a-z 0-9 - . _ ~` is encoded; space is `%20`, never `+`.
@@ -74,13 +72,8 @@ pub fn signature(
     path: &str,
     params: &str,
 ) -> String {
-    let Ok(mut mac) = Hmac::<Sha512>::new_from_slice(skey.as_bytes()) else {
-        // HMAC accepts keys of any length; this branch cannot be taken.
-        return String::new();
-    };
-    mac.update(canonical_request(date, method, host, path, params).as_bytes());
-    mac.finalize()
-        .into_bytes()
+    let request = canonical_request(date, method, host, path, params);
+    crate::hmac512::hmac_sha512(skey.as_bytes(), request.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
