@@ -1,9 +1,33 @@
-# Duo Unix in Rust. `make demo` shows a login; `make check` runs every test.
+# Duo Unix in Rust. `make demo` shows a login; `make check` runs every test; `make help` lists
+# every target.
 CARGO   ?= cargo
 PREFIX  ?= /usr
 DESTDIR ?=
 
-.PHONY: all build release demo check test unit e2e packaging-test lint bench install deb rpm clean
+TARGETS := help all build release demo deps check test unit e2e packaging-test lint bench \
+           install deb rpm clean
+.PHONY: $(TARGETS)
+
+# The first target, so that a bare `make` lists the others. Keep one line per target of
+# TARGETS (`make lint` checks that none is missing).
+help:
+	@echo "make help            this list"
+	@echo "make all             same as make release"
+	@echo "make build           debug build of every crate, test and tool (cargo build --workspace --all-targets)"
+	@echo "make release         release build of pam_duo.so and login_duo (target/release)"
+	@echo "make demo            a login_duo login against the bundled mock Duo service (no root, no network)"
+	@echo "make deps            install the Debian packages the tests need, if any is missing (root)"
+	@echo "make check           every test: deps, lint, unit and end-to-end tests, package tests (root)"
+	@echo "make test            unit and end-to-end tests (end-to-end tests skip unless run as root)"
+	@echo "make unit            unit tests only (no root needed)"
+	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
+	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm (root)"
+	@echo "make lint            rustfmt check, clippy with warnings denied, this help list complete"
+	@echo "make bench           CPU, memory and latency of a login against the mock service"
+	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
+	@echo "make deb             build the Debian package into dist/"
+	@echo "make rpm             build the RPM package into dist/"
+	@echo "make clean           remove target/ and dist/"
 
 all: release
 
@@ -14,19 +38,42 @@ release:
 	$(CARGO) build --release --workspace
 
 # A full login_duo login against the bundled mock Duo service, on a pseudo-terminal:
-# the menu, a push approval, then the wrapped command.
-demo: build
+# the menu, a push approval, then the wrapped command. Builds only what the demo runs, so it
+# needs neither root nor the PAM development files.
+demo:
+	$(CARGO) build -q -p login_duo -p duo-tests --bin login_duo --bin demo --bin mockduo
 	$(CARGO) run -q -p duo-tests --bin demo
+
+deps:
+	bash tests/deps.sh
+
+NOT_ROOT := make check must run as root (its tests create users, PAM services and setuid files, and install a package): run 'sudo make check', or 'make unit' for the unit tests alone
 
 # Every test: formatting, lints, unit tests, end-to-end tests (real libpam, sudo, sshd,
 # setuid login_duo against the mock service), then the package tests.
-check: lint build
+check:
+	$(if $(filter 0,$(shell id -u)),,$(error $(NOT_ROOT)))
+	bash tests/deps.sh
+	$(MAKE) lint
+	$(MAKE) build
 	$(CARGO) test --workspace --no-fail-fast
 	$(MAKE) packaging-test
+
+test: build
+	$(CARGO) test --workspace --no-fail-fast
+
+unit:
+	$(CARGO) test --workspace --lib --bins --no-fail-fast
+
+e2e: build
+	$(CARGO) test -p duo-tests --test '*' --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@help="$$($(MAKE) -s --no-print-directory help)"; for t in $(TARGETS); do \
+	    case "$$help" in *"make $$t "*) ;; *) echo "make help does not describe '$$t'" >&2; exit 1;; esac; \
+	done
 
 packaging-test: release
 	if [ -f tests/packaging/test-packages.sh ]; then bash tests/packaging/test-packages.sh; else echo "package tests not written yet"; fi
