@@ -578,11 +578,22 @@ mod tests {
             (0o602, false),
         ] {
             std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
-            let r = load(&f, Frontend::Pam, &mut |_, _| {});
+            // login_duo accepts a file owned by the account it runs as, which owns this one
+            // whoever runs the test, so only the mode decides here.
+            let r = load(&f, Frontend::Login, &mut |_, _| {});
             assert_eq!(r.is_ok(), ok, "mode {mode:o}");
             if !ok {
                 assert!(matches!(r, Err(ConfigError::Permissions)));
             }
+        }
+        // pam_duo accepts only root's files (§0a D10): this one is root's only when root runs
+        // the test.
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let r = load(&f, Frontend::Pam, &mut |_, _| {});
+        if crate::sys::effective_uid() == crate::sys::Uid(0) {
+            assert!(r.is_ok(), "{r:?}");
+        } else {
+            assert!(matches!(r, Err(ConfigError::Owner)), "{r:?}");
         }
         let missing = dir.join("nope.conf");
         let e = load(&missing, Frontend::Pam, &mut |_, _| {}).unwrap_err();
