@@ -49,6 +49,9 @@ fn raw_lines(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn login_duo_prints_config_problems_raw_with_or_without_debug() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let bad_delim = conf_with_line_8(&m.dir, "delim.conf", &m, "gecos_delim = ,,");
     let p = bad_delim.display();
@@ -150,6 +153,9 @@ fn pamclient(confdir: &Path, service: &str, user: &str, answers: &[&str]) -> (i3
 
 #[test]
 fn pam_duo_debug_prints_the_value_problem_raw_then_the_log_lines() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-delim.conf", &m, "gecos_delim =");
     let confdir = pam_service(&m, "duo-parity-conf", &conf);
@@ -169,6 +175,9 @@ fn pam_duo_debug_prints_the_value_problem_raw_then_the_log_lines() {
 
 #[test]
 fn pam_duo_debug_starts_with_the_menu_not_the_config_path() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-ok.conf", &m, "; eight");
     let confdir = pam_service(&m, "duo-parity-order", &conf);
@@ -189,6 +198,9 @@ fn pam_duo_debug_starts_with_the_menu_not_the_config_path() {
 
 #[test]
 fn an_overlong_answer_is_an_error_without_a_reason() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-long.conf", &m, "; eight");
     let confdir = pam_service(&m, "duo-parity-long", &conf);
@@ -208,6 +220,9 @@ fn an_overlong_answer_is_an_error_without_a_reason() {
 /// nothing with `failmode_notice = no`.
 #[test]
 fn failmode_verdicts_are_told_to_the_user() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     // Duo user "503" (from the GECOS field): the mock answers preauth with HTTP 503.
     let user = duo_tests::users::TempUser::create("duopn", "503");
@@ -261,6 +276,9 @@ fn failmode_verdicts_are_told_to_the_user() {
 /// could switch two-factor authentication off for everyone.
 #[test]
 fn a_config_owned_by_an_ordinary_user_denies() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let owner = duo_tests::users::TempUser::create("duoow", "x");
     let conf = conf_with_line_8(&m.dir, "owned.conf", &m, "failmode = safe");
