@@ -778,9 +778,14 @@ fn cert_problem(
 ) -> Problem {
     let seen = match chain.first() {
         Some(leaf) => format!(
-            "the host sees {}, issued by {}, {}",
+            "the host sees {}, issued by {}{}, {}",
             leaf.subject,
             leaf.issuer,
+            if leaf.self_issued() {
+                " (self-signed)"
+            } else {
+                ""
+            },
             expiry(leaf, now)
         ),
         None => "the certificate could not be fetched again to describe it".to_string(),

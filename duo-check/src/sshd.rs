@@ -219,20 +219,25 @@ fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
 }
 
 /// What sshd's settings mean for Duo. `pam_duo` says whether sshd's PAM auth stack has the
-/// module; `login_duo_ok` says whether the forced login_duo (if any) is root-owned setuid.
+/// module; `login_duo_state` says what is wrong with the forced login_duo, if anything
+/// (`does not exist`, `is not setuid (mode 0755)`, ...).
 pub fn check(report: &mut Report, s: &Sshd, pam_duo: bool, login_duo_state: Option<String>) {
     let subject = "sshd";
     if !s.present {
         report.ok(Check::Sshd, subject, "sshd is not installed");
         return;
     }
-    if s.unreadable || s.settings.is_empty() && !s.config.exists() {
+    if s.unreadable || !s.config.exists() {
         report.add(
             Check::Sshd,
             Level::Warning,
             subject,
             format!("sshd settings not checked: {}", s.source),
-            "run duo-check as root on the host where sshd runs",
+            if s.unreadable {
+                "run duo-check as root"
+            } else {
+                "install sshd's configuration, or point --root at the tree that has it"
+            },
         );
         return;
     }
@@ -250,7 +255,13 @@ pub fn check(report: &mut Report, s: &Sshd, pam_duo: bool, login_duo_state: Opti
                 format!(
                     "ForceCommand runs {prog}, which {problem}: SSH logins through it are denied"
                 ),
-                format!("chown root:root {prog} && chmod 4755 {prog} (or reinstall the package)"),
+                if problem == "does not exist" {
+                    "install the package (or make install), or correct ForceCommand".to_string()
+                } else {
+                    format!(
+                        "chown root:root {prog} && chmod 4755 {prog} (or reinstall the package)"
+                    )
+                },
             ),
             None => report.ok(
                 Check::Sshd,
