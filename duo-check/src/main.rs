@@ -78,7 +78,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
                 .ok_or_else(|| format!("{name} needs a value"))
         };
         match flag {
-            "--conf" | "-c" => a.confs.push(PathBuf::from(value("--conf")?)),
+            "--conf" => a.confs.push(PathBuf::from(value("--conf")?)),
             "--root" => a.root = PathBuf::from(value("--root")?),
             "--json" => a.output = Output::Json,
             "--quiet" | "-q" => a.output = Output::Quiet,

@@ -871,3 +871,41 @@ fn usage_errors_exit_2() {
         format!("duo-check {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Run by the package test (tests/packaging/test-packages.sh) after `dpkg -i`: the installed
+/// /usr/sbin/duo-check with the installed sample configs, which have no keys yet.
+#[test]
+#[ignore = "needs the installed package; run by tests/packaging/test-packages.sh"]
+fn installed_duo_check() {
+    let bin = Path::new("/usr/sbin/duo-check");
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(bin);
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .args(args);
+        let c = run_captured(cmd, Duration::from_secs(120));
+        assert!(!c.killed, "the installed duo-check ran for 120 s");
+        c
+    };
+    let c = run(&["--json"]);
+    let j: Value = serde_json::from_slice(&c.stdout).expect("JSON");
+    assert_eq!((c.status.code(), j["exit"].as_i64()), (Some(2), Some(2)), "{}", pretty(&j));
+    let names: BTreeSet<&str> = j["checks"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["check"].as_str())
+        .collect();
+    assert_eq!(names.len(), 9, "{}", pretty(&j));
+    expect_row(&j, "config", "error", &["host, ikey, skey missing or empty"]);
+    expect_row(&j, "login_duo", "ok", &["owner root, setuid"]);
+    expect_row(&j, "login_duo", "ok", &["'sshd' can read /etc/duo/login_duo.conf"]);
+    let t = run(&[]);
+    assert_eq!(t.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&t.stdout).contains("fix: copy the integration key"));
+    let v = run(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("duo-check {}", env!("CARGO_PKG_VERSION"))
+    );
+}
