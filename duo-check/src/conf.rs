@@ -91,10 +91,10 @@ pub fn check(
     }
     let mut sound = true;
     let uid = meta.uid();
-    let owner = duo::account::by_uid(uid)
+    let owner = duo::account::by_uid(duo::sys::Uid(uid))
         .map(|a| a.name)
         .unwrap_or_else(|| format!("uid {uid}"));
-    let privsep_uid = duo::account::by_name(privsep).map(|a| a.uid);
+    let privsep_uid = duo::account::by_name(privsep).map(|a| a.uid.0);
     let owner_ok = uid == 0 || (frontend == Frontend::Login && privsep_uid == Some(uid));
     if !owner_ok {
         sound = false;

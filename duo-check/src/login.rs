@@ -32,8 +32,8 @@ pub fn binary_problem(path: &Path) -> Option<String> {
         return Some("is not a regular file".into());
     }
     if m.uid() != 0 {
-        let owner =
-            duo::account::by_uid(m.uid()).map_or_else(|| format!("uid {}", m.uid()), |a| a.name);
+        let owner = duo::account::by_uid(duo::sys::Uid(m.uid()))
+            .map_or_else(|| format!("uid {}", m.uid()), |a| a.name);
         return Some(format!("is owned by {owner}, not root (mode {mode:04o})"));
     }
     if mode & 0o4000 == 0 {
@@ -80,7 +80,7 @@ fn unreadable_by(path: &Path, uid: u32, gid: u32) -> Option<String> {
     }
     match std::fs::metadata(path) {
         Ok(m) if bits_for(&m, uid, gid) & 4 == 0 => {
-            let owner = duo::account::by_uid(m.uid())
+            let owner = duo::account::by_uid(duo::sys::Uid(m.uid()))
                 .map_or_else(|| format!("uid {}", m.uid()), |a| a.name);
             Some(format!(
                 "cannot read it (owner {owner}, mode {:04o})",
@@ -157,7 +157,7 @@ pub fn check(report: &mut Report, root: &Path, forced: Option<&str>, conf: &Path
         // The config check already says it is missing.
         return;
     }
-    match unreadable_by(conf, acct.uid, acct.gid) {
+    match unreadable_by(conf, acct.uid.0, acct.gid.0) {
         Some(why) if setuid => report.add(
             Check::LoginDuo,
             Level::Error,
@@ -194,8 +194,7 @@ mod tests {
         let f = dir.join("login_duo");
         std::fs::write(&f, b"x").unwrap();
         let set = |m| std::fs::set_permissions(&f, std::fs::Permissions::from_mode(m)).unwrap();
-        // SAFETY: geteuid cannot fail.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = duo::sys::effective_uid().is_root();
         set(0o755);
         if root {
             assert_eq!(binary_problem(&f).unwrap(), "is not setuid (mode 0755)");

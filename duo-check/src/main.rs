@@ -6,6 +6,8 @@
 //! error (or a usage error). The network steps are bounded by `https_timeout` each (30 s when
 //! unset); the secret key is never printed.
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod conf;
 mod der;
@@ -267,7 +269,7 @@ fn diagnose(a: &Args) -> Report {
     }
     for (names, cfg) in &loaded {
         let subject = format!("{} ({})", cfg.host.as_str(), names.join(", "));
-        net::check(&mut r, &subject, cfg);
+        net::check(&mut r, &subject, &names.join(" and "), cfg);
     }
 
     // sshd, login_duo, SELinux.

@@ -8,9 +8,10 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use duo::client::{Client, Limits, Method};
+use duo::client::{CallError, Client, Method};
 use duo::config::Config;
-use duo::outcome::Class;
+use duo::deadline::Deadline;
+use duo::outcome::Problem as DuoProblem;
 use duo::proxy::Proxy;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -392,8 +393,8 @@ fn expiry(c: &der::CertInfo, now: i64) -> String {
     }
 }
 
-/// All four network checks for one API host.
-pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
+/// All four network checks for one API host; `files` names the config files it comes from.
+pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
     let step = Duration::from_secs(cfg.https_timeout.map_or(DEFAULT_STEP_SECS, u64::from));
     let later = |report: &mut Report, checks: &[Check], why: &str, first: &str| {
         for &c in checks {
@@ -541,16 +542,14 @@ pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
             return;
         }
     };
-    let limits = |step: Duration| Limits {
-        deadline: Instant::now() + step,
-        read_timeout: Some(step),
-    };
     let sent = Instant::now();
+    let budget = Deadline::new(step);
     let offset = match client.call(
         Method::Get,
         "/auth/v2/ping",
         &[],
-        limits(step),
+        &budget,
+        Some(step),
         &mut duo::conv::Silent,
     ) {
         Ok(body) => {
@@ -576,7 +575,7 @@ pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
                 }
             }
         }
-        Err(o) if o.class == Class::ClientError => {
+        Err(CallError::Unauthorized) => {
             report.add(
                 Check::Clock,
                 Level::Warning,
@@ -586,24 +585,24 @@ pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
             );
             0
         }
-        Err(o) => {
-            let timed_out = o.text.contains("timed out");
+        Err(e) => {
+            let connect = matches!(e, CallError::Connect(_));
+            let text = e.to_string();
             report.add(
                 Check::Clock,
                 Level::Error,
                 subject,
-                if timed_out {
+                if connect && text.contains("timed out") {
                     format!(
-                        "no answer to GET /auth/v2/ping within {} s ({})",
-                        secs(step),
-                        o.text
+                        "no answer to GET /auth/v2/ping within {} s ({text})",
+                        secs(step)
                     )
                 } else {
-                    format!("GET /auth/v2/ping failed: {}", o.text)
+                    format!("GET /auth/v2/ping failed: {text}")
                 },
                 "check that host = names Duo's API and that nothing between holds the connection",
             );
-            if o.class == Class::ConnError {
+            if connect {
                 later(report, &[Check::Credentials], "Duo did not answer", "clock");
                 return;
             }
@@ -612,13 +611,15 @@ pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
     };
     client.set_time_offset(offset);
     let fix_keys = format!(
-        "copy the integration key, secret key and API hostname of one Duo Auth API (UNIX) integration from the Duo Admin Panel into {subject}"
+        "copy the integration key, secret key and API hostname of one Duo Auth API (UNIX) integration from the Duo Admin Panel into {files}"
     );
+    let budget = Deadline::new(step);
     match client.call(
         Method::Get,
         "/auth/v2/check",
         &[],
-        limits(step),
+        &budget,
+        Some(step),
         &mut duo::conv::Silent,
     ) {
         Ok(body) => match duo::attempt::envelope(&body) {
@@ -627,28 +628,38 @@ pub fn check(report: &mut Report, subject: &str, cfg: &Config) {
                 subject,
                 "Duo accepted a signed GET /auth/v2/check: ikey, skey and host belong together",
             ),
-            Err(o) => report.add(
+            Err(p) => report.add(
                 Check::Credentials,
                 Level::Error,
                 subject,
-                format!("unexpected answer to GET /auth/v2/check: {}", o.text),
+                format!("unexpected answer to GET /auth/v2/check: {}", problem_text(&p)),
                 fix_keys,
             ),
         },
-        Err(o) if o.class == Class::ClientError => report.add(
+        Err(CallError::Unauthorized) => report.add(
             Check::Credentials,
             Level::Error,
             subject,
             "Duo answered HTTP 401 to a signed GET /auth/v2/check: wrong ikey/skey, or this integration is not for this API host",
             fix_keys,
         ),
-        Err(o) => report.add(
+        Err(e) => report.add(
             Check::Credentials,
             Level::Error,
             subject,
-            format!("GET /auth/v2/check failed: {}", o.text),
+            format!("GET /auth/v2/check failed: {e}"),
             fix_keys,
         ),
+    }
+}
+
+/// The text of a problem.
+fn problem_text(p: &DuoProblem) -> &str {
+    match p {
+        DuoProblem::Service(t)
+        | DuoProblem::Abort(t)
+        | DuoProblem::Fail(t)
+        | DuoProblem::Local(t) => t,
     }
 }
 

@@ -889,7 +889,12 @@ fn installed_duo_check() {
     };
     let c = run(&["--json"]);
     let j: Value = serde_json::from_slice(&c.stdout).expect("JSON");
-    assert_eq!((c.status.code(), j["exit"].as_i64()), (Some(2), Some(2)), "{}", pretty(&j));
+    assert_eq!(
+        (c.status.code(), j["exit"].as_i64()),
+        (Some(2), Some(2)),
+        "{}",
+        pretty(&j)
+    );
     let names: BTreeSet<&str> = j["checks"]
         .as_array()
         .expect("array")
@@ -897,9 +902,19 @@ fn installed_duo_check() {
         .filter_map(|r| r["check"].as_str())
         .collect();
     assert_eq!(names.len(), 9, "{}", pretty(&j));
-    expect_row(&j, "config", "error", &["host, ikey, skey missing or empty"]);
+    expect_row(
+        &j,
+        "config",
+        "error",
+        &["host, ikey, skey missing or empty"],
+    );
     expect_row(&j, "login_duo", "ok", &["owner root, setuid"]);
-    expect_row(&j, "login_duo", "ok", &["'sshd' can read /etc/duo/login_duo.conf"]);
+    expect_row(
+        &j,
+        "login_duo",
+        "ok",
+        &["'sshd' can read /etc/duo/login_duo.conf"],
+    );
     let t = run(&[]);
     assert_eq!(t.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&t.stdout).contains("fix: copy the integration key"));
