@@ -719,31 +719,42 @@ fn tls_ok(
         .iter()
         .filter_map(|c| der::parse(c.as_ref()).ok())
         .collect();
+    let (level, finding, fix) = tls_summary(&version, &chain, cfg.noverify, trust, now);
+    report.add(Check::Tls, level, subject, finding, fix);
+}
+
+/// Level, finding and fix for the chain a completed handshake presented: the leaf's and the
+/// intermediates' expiry (a warning within [`EXPIRY_WARNING_DAYS`]), or noverify.
+fn tls_summary(
+    version: &str,
+    chain: &[der::CertInfo],
+    noverify: bool,
+    trust: &str,
+    now: i64,
+) -> (Level, String, String) {
     let Some(leaf) = chain.first() else {
-        report.add(
-            Check::Tls,
+        return (
             Level::Warning,
-            subject,
             format!("{version}, but the server's certificate could not be read"),
-            "",
+            "check host =".into(),
         );
-        return;
     };
-    let mut line = format!(
-        "{version}; {} {}, issued by {}, {}",
-        if cfg.noverify {
-            "NOT verified (noverify): the host sees"
-        } else {
-            "verified against"
-        },
-        if cfg.noverify {
-            leaf.subject.clone()
-        } else {
-            format!("{trust} for {}", leaf.subject)
-        },
-        leaf.issuer,
-        expiry(leaf, now)
-    );
+    let mut line = if noverify {
+        format!(
+            "{version}; NOT verified (noverify): the host sees {}, issued by {}, {}",
+            leaf.subject,
+            leaf.issuer,
+            expiry(leaf, now)
+        )
+    } else {
+        format!(
+            "{version}; verified against {trust} for {}, issued by {}, {}",
+            leaf.subject,
+            leaf.issuer,
+            expiry(leaf, now)
+        )
+    };
+    // Roots the server sends along are not part of what it proves; intermediates are.
     let intermediates: Vec<&der::CertInfo> =
         chain.iter().skip(1).filter(|c| !c.self_issued()).collect();
     if let Some(first) = intermediates.iter().min_by_key(|c| c.not_after) {
@@ -757,25 +768,26 @@ fn tls_ok(
         .chain(intermediates.iter().copied())
         .min_by_key(|c| c.not_after)
         .unwrap_or(leaf);
-    let days = (soonest.not_after - now).div_euclid(86_400);
-    if cfg.noverify {
-        report.add(
-            Check::Tls,
+    if noverify {
+        (
             Level::Warning,
-            subject,
             line,
-            "remove noverify; set cafile to your CA if Duo is reached through an inspecting proxy",
-        );
-    } else if days < EXPIRY_WARNING_DAYS {
-        report.add(
-            Check::Tls,
+            "remove noverify; set cafile to your CA if Duo is reached through an inspecting proxy"
+                .into(),
+        )
+    } else if soonest.not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
+        let which = if std::ptr::eq(soonest, leaf) {
+            "the server's certificate"
+        } else {
+            "an intermediate certificate"
+        };
+        (
             Level::Warning,
-            subject,
-            format!("{line}: {} {} soon", soonest.subject, expiry(soonest, now)),
-            "if this is your proxy's or your own CA, renew it; Duo renews its own certificates",
-        );
+            format!("{line}: {which} expires within {EXPIRY_WARNING_DAYS} days"),
+            "if it is your proxy's or your own CA's, renew it now; if it is Duo's, the host may be seeing an old chain (check host = and the network path)".into(),
+        )
     } else {
-        report.ok(Check::Tls, subject, line);
+        (Level::Ok, line, String::new())
     }
 }
 
@@ -868,6 +880,63 @@ mod tests {
                 assert!(f.contains("ahead of"), "{f}");
             }
         }
+    }
+
+    #[test]
+    fn expiry_of_leaf_and_intermediates() {
+        let day = 86_400;
+        let now = 1_800_000_000;
+        let cert = |s: &str, i: &str, days: i64| der::CertInfo {
+            subject: format!("CN={s}"),
+            issuer: format!("CN={i}"),
+            not_after: now + days * day + 60,
+        };
+        let (l, f, _) = tls_summary(
+            "TLS 1.3",
+            &[
+                cert("api", "Inter", 400),
+                cert("Inter", "Root", 900),
+                cert("Root", "Root", 1),
+            ],
+            false,
+            "Duo's 15 pinned root CAs",
+            now,
+        );
+        assert_eq!(l, Level::Ok, "a root sent along does not count: {f}");
+        assert!(f.starts_with("TLS 1.3; verified against Duo's 15 pinned root CAs for CN=api, issued by CN=Inter, expires "), "{f}");
+        assert!(
+            f.contains("(in 400 days); intermediate CN=Inter expires "),
+            "{f}"
+        );
+        let (l, f, _) = tls_summary(
+            "TLS 1.2",
+            &[cert("api", "Inter", 400), cert("Inter", "Root", 29)],
+            false,
+            "t",
+            now,
+        );
+        assert_eq!(l, Level::Warning);
+        assert!(
+            f.ends_with("(in 29 days): an intermediate certificate expires within 30 days"),
+            "{f}"
+        );
+        let (l, f, _) = tls_summary("TLS 1.3", &[cert("api", "Inter", 3)], false, "t", now);
+        assert_eq!(l, Level::Warning);
+        assert!(
+            f.ends_with("the server's certificate expires within 30 days"),
+            "{f}"
+        );
+        let (l, f, fix) = tls_summary("TLS 1.3", &[cert("api", "Inter", 300)], true, "t", now);
+        assert_eq!(l, Level::Warning);
+        assert!(
+            f.contains("NOT verified (noverify): the host sees CN=api"),
+            "{f}"
+        );
+        assert!(fix.starts_with("remove noverify"));
+        assert_eq!(
+            tls_summary("TLS 1.3", &[], false, "t", now).0,
+            Level::Warning
+        );
     }
 
     #[test]

@@ -365,6 +365,31 @@ fn an_expired_certificate_names_its_date() {
 }
 
 #[test]
+fn a_certificate_expiring_within_30_days_is_a_warning() {
+    let m = Mock::start(&["--cert", "expiring"]);
+    let tree = healthy_tree();
+    let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
+        .display()
+        .to_string();
+    let (code, j, _) = report(&["--conf", &c, "--root", &root_arg(&tree)]);
+    assert_eq!(code, 1, "{}", pretty(&j));
+    let (f, _) = expect_row(
+        &j,
+        "tls",
+        "warning",
+        &[
+            "verified against",
+            "the server's certificate expires within 30 days",
+        ],
+    );
+    assert!(
+        f.contains("(in 9 days)") || f.contains("(in 10 days)"),
+        "{f}"
+    );
+    expect_row(&j, "credentials", "ok", &["accepted"]);
+}
+
+#[test]
 fn a_certificate_from_an_unknown_ca_names_the_issuer_and_expiry() {
     let m = Mock::start(&["--cert", "self-signed"]);
     let tree = healthy_tree();
@@ -856,6 +881,31 @@ fn config_problems_are_listed_with_their_lines() {
     );
     all_rows(&j, "network", "warning");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SKEY));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn colour_only_on_a_terminal() {
+    let tree = healthy_tree();
+    let dir = temp_dir("duo-check-colour");
+    let c = conf_for(&dir, &format!("127.0.0.1:{}", closed_port()), None, "")
+        .display()
+        .to_string();
+    let mut cmd = Command::new(built("duo-check"));
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["--conf", &c, "--root", &root_arg(&tree)]);
+    let mut t = duo_tests::pty::PtyChild::spawn(cmd).expect("pty");
+    t.expect("\x1b[32mok     \x1b[0m config", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.expect("\x1b[1;31merror  \x1b[0m network", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = t.finish(Duration::from_secs(30)).expect("exit");
+    assert_eq!(status.code(), Some(2));
+    // The same run without a terminal has no escape sequences (see the healthy test), and
+    // --json never has any.
+    let (_, j, out) = report(&["--conf", &c, "--root", &root_arg(&tree)]);
+    assert!(!out.stdout.contains(&0x1b), "{}", pretty(&j));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

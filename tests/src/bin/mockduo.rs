@@ -1,11 +1,11 @@
 //! A mock Duo Auth API service for tests and the demo.
 //!
 //! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]
-//!          [--cert expired|self-signed] [--silent] [--clock-offset SECS]`
+//!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]`
 //!
 //! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
-//! `::1` (`--cert expired`: one that expired in 2020; `--cert self-signed`: a self-signed
-//! one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
+//! `::1` (`--cert expired`: one that expired in 2020; `--cert expiring`: one that expires in
+//! 10 days; `--cert self-signed`: a self-signed one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
 //! never answers a request), prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
 //! by Duo Unix. Every request's signature, date and header layout is checked independently of
 //! the client code; a bad one gets 401. Each request is appended to the record file as one
@@ -79,6 +79,8 @@ enum CertKind {
     Normal,
     /// Issued by `ca.pem`, expired in 2020.
     Expired,
+    /// Issued by `ca.pem`, expires 10 days from now.
+    Expiring,
     /// Self-signed; `ca.pem` did not issue it.
     SelfSigned,
 }
@@ -109,9 +111,10 @@ fn main() {
             "--cert" => {
                 cert = match args.next().as_deref() {
                     Some("expired") => CertKind::Expired,
+                    Some("expiring") => CertKind::Expiring,
                     Some("self-signed") => CertKind::SelfSigned,
                     other => {
-                        eprintln!("mockduo: --cert expired|self-signed, not {other:?}");
+                        eprintln!("mockduo: --cert expired|expiring|self-signed, not {other:?}");
                         std::process::exit(2);
                     }
                 }
@@ -185,6 +188,10 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
     if kind == CertKind::Expired {
         srv.not_before = rcgen::date_time_ymd(2019, 1, 1);
         srv.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
+    if kind == CertKind::Expiring {
+        let (y, m, d) = civil_from_days(now() as i64 / 86_400 + 10);
+        srv.not_after = rcgen::date_time_ymd(y as i32, m as u8, d as u8);
     }
     let srv_key = KeyPair::generate().map_err(e)?;
     let srv_cert = if kind == CertKind::SelfSigned {
@@ -442,6 +449,19 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Civil date (year, month, day) of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The mock's clock: the host's plus `--clock-offset`.
