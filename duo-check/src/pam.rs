@@ -577,11 +577,12 @@ fn finish(run: &Run, a: &mut Analysis) {
     if !success {
         return;
     }
+    // The first example of each culprit line is kept.
     if let Some(&(duo, ret)) = run.duo.iter().find(|(_, r)| *r != Ret::Success) {
         if !a
             .bypasses
             .iter()
-            .any(|b| matches!(b, Bypass::Ignored { .. }))
+            .any(|b| matches!(b, Bypass::Ignored { duo: d, .. } if *d == duo))
         {
             a.bypasses.push(Bypass::Ignored { duo, ret });
         }
@@ -592,7 +593,7 @@ fn finish(run: &Run, a: &mut Analysis) {
             if !a
                 .bypasses
                 .iter()
-                .any(|b| matches!(b, Bypass::Skipped { .. }))
+                .any(|b| matches!(b, Bypass::Skipped { by: x, .. } if *x == by))
             {
                 a.bypasses.push(Bypass::Skipped { by, action, ret });
             }
@@ -693,8 +694,9 @@ pub fn check(report: &mut Report, root: &Path, sshd: &SshdUse) -> Facts {
         }
         let a = analyse(&st.lines);
         for b in &a.bypasses {
-            clean = false;
-            bypass(report, root, name, &st.lines, &duo, b);
+            if bypass(report, root, name, &st.lines, &duo, b) != Level::Ok {
+                clean = false;
+            }
         }
         if a.incomplete {
             clean = false;
@@ -816,8 +818,15 @@ fn arguments(report: &mut Report, root: &Path, name: &str, l: &Line, facts: &mut
     clean
 }
 
-/// Report one bypass.
-fn bypass(report: &mut Report, root: &Path, name: &str, lines: &[Line], duo: &[usize], b: &Bypass) {
+/// Report one bypass; its level.
+fn bypass(
+    report: &mut Report,
+    root: &Path,
+    name: &str,
+    lines: &[Line],
+    duo: &[usize],
+    b: &Bypass,
+) -> Level {
     let duo_at = |i: usize| lines[i].place(root);
     match *b {
         Bypass::Skipped { by, action, ret } => {
@@ -843,7 +852,14 @@ fn bypass(report: &mut Report, root: &Path, name: &str, lines: &[Line], duo: &[u
                     "move pam_duo.so above this line, or make this line 'required' so that its success does not end the stack",
                 ),
             };
-            let (level, tail, fix) = if conditional {
+            let (level, tail, fix) = if module_name(&l.module) == "pam_rootok.so" {
+                (
+                    Level::Ok,
+                    "root skips Duo here, as it skips the password (the usual su set-up)"
+                        .to_string(),
+                    "",
+                )
+            } else if conditional {
                 (
                     Level::Warning,
                     "the users it matches skip Duo; make sure that is intended".to_string(),
@@ -868,6 +884,7 @@ fn bypass(report: &mut Report, root: &Path, name: &str, lines: &[Line], duo: &[u
                 ),
                 fix,
             );
+            level
         }
         Bypass::Ignored { duo, ret } => {
             let l = &lines[duo];
@@ -884,6 +901,7 @@ fn bypass(report: &mut Report, root: &Path, name: &str, lines: &[Line], duo: &[u
                 ),
                 "make it 'auth required pam_duo.so' (or requisite)",
             );
+            Level::Error
         }
     }
 }
@@ -1111,6 +1129,42 @@ mod tests {
             verdict("auth required pam_unix.so\nauth sufficient pam_duo.so\nauth required pam_permit.so\n"),
             ["ignored sufficient pam_duo.so on auth_err"]
         );
+    }
+
+    #[test]
+    fn every_culprit_line_is_named() {
+        let v = verdict("auth sufficient pam_rootok.so\nauth sufficient pam_unix.so\nauth required pam_duo.so\n");
+        assert_eq!(
+            v,
+            [
+                "skipped by sufficient pam_rootok.so Done on success",
+                "skipped by sufficient pam_unix.so Done on success"
+            ]
+        );
+        // Debian's su with the pam-auth-update profile: only root's pam_rootok skips Duo.
+        let root = tree(&[
+            (
+                "etc/pam.d/su",
+                "auth sufficient pam_rootok.so\n@include common-auth\n",
+            ),
+            (
+                "etc/pam.d/common-auth",
+                &common_auth("auth required pam_duo.so"),
+            ),
+            ("lib/x86_64-linux-gnu/security/pam_duo.so", ""),
+        ]);
+        let mut r = Report::default();
+        check(&mut r, &root, &SshdUse::default());
+        let su: Vec<_> = r
+            .findings()
+            .into_iter()
+            .filter(|f| f.subject == "su")
+            .collect();
+        assert_eq!(su.len(), 2, "{su:?}");
+        assert!(su.iter().all(|f| f.level == Level::Ok), "{su:?}");
+        assert!(su[0].finding.contains("root skips Duo here"), "{su:?}");
+        assert!(su[1].finding.starts_with("pam_duo.so 'required' at /etc/pam.d/common-auth:6 (via @include common-auth at /etc/pam.d/su:2)"), "{su:?}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

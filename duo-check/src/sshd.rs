@@ -244,7 +244,9 @@ pub fn check(report: &mut Report, s: &Sshd, pam_duo: bool, login_duo_state: Opti
     report.ok(Check::Sshd, subject, format!("settings from {}", s.source));
     let before = count(report);
     if pam_duo {
-        pam_settings(report, s);
+        // A working forced login_duo asks Duo whatever the authentication method.
+        let forced_ok = s.forced_login_duo().is_some() && login_duo_state.is_none();
+        pam_settings(report, s, forced_ok);
     }
     if let Some(prog) = s.forced_login_duo() {
         match &login_duo_state {
@@ -313,7 +315,7 @@ fn count(report: &Report) -> usize {
 }
 
 /// UsePAM, keyboard-interactive and AuthenticationMethods, when sshd's PAM stack has Duo.
-fn pam_settings(report: &mut Report, s: &Sshd) {
+fn pam_settings(report: &mut Report, s: &Sshd, forced_login_duo: bool) {
     let subject = "sshd";
     let mut bad = false;
     if s.get("usepam") != "yes" {
@@ -355,7 +357,7 @@ fn pam_settings(report: &mut Report, s: &Sshd) {
             })
             .collect()
     };
-    if !without.is_empty() {
+    if !without.is_empty() && !forced_login_duo {
         bad = true;
         report.add(
             Check::Sshd,
@@ -372,7 +374,11 @@ fn pam_settings(report: &mut Report, s: &Sshd) {
         report.ok(
             Check::Sshd,
             subject,
-            format!("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods {methods}: every SSH login runs pam_duo"),
+            if without.is_empty() {
+                format!("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods {methods}: every SSH login runs pam_duo")
+            } else {
+                format!("UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods {methods}: a login by {} skips pam_duo but still runs login_duo (ForceCommand)", without.join(" or "))
+            },
         );
     }
 }
