@@ -26,7 +26,7 @@ pub fn run(mut cmd: Command, limit: Duration) -> Result<Output, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| duo::config::strerror(&e))?;
+        .map_err(|e| duo::sys::strerror(&e))?;
     let drain = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut v = Vec::new();
@@ -57,7 +57,7 @@ pub fn run(mut cmd: Command, limit: Duration) -> Result<Output, String> {
                 let _ = child.wait();
                 return Err(format!("gave no answer within {} s", limit.as_secs()));
             }
-            Err(e) => return Err(duo::config::strerror(&e)),
+            Err(e) => return Err(duo::sys::strerror(&e)),
         }
     };
     Ok(Output {

@@ -73,7 +73,7 @@ pub fn check(
                 Check::Config,
                 Level::Error,
                 &subject,
-                format!("cannot be read: {}", duo::config::strerror(&e)),
+                format!("cannot be read: {}", duo::sys::strerror(&e)),
                 "run duo-check as root",
             );
             return None;
@@ -136,7 +136,7 @@ pub fn check(
                 Check::Config,
                 Level::Error,
                 &subject,
-                format!("cannot be read: {}", duo::config::strerror(&e)),
+                format!("cannot be read: {}", duo::sys::strerror(&e)),
                 "run duo-check as root",
             );
             return None;
@@ -297,11 +297,13 @@ fn enumerate(text: &[u8], frontend: Frontend) -> Parsed {
                 }
                 return out;
             }
-            Err(ConfigError::Parse { line, detail }) => {
-                let what = if detail.starts_with("Syntax error") {
-                    "not a `key = value` line, a [section] or a comment".to_string()
-                } else {
-                    detail
+            Err(ConfigError::Parse { line, key, problem }) => {
+                let what = match (key, problem) {
+                    (_, Some(p)) => p,
+                    (Some(k), None) => format!("Invalid {prog} option: '{k}'"),
+                    (None, None) => {
+                        "not a `key = value` line, a [section] or a comment".to_string()
+                    }
                 };
                 out.problems.push((
                     format!("line {line}: {what}; {prog} denies every login until it is fixed"),
@@ -326,7 +328,7 @@ fn enumerate(text: &[u8], frontend: Frontend) -> Parsed {
             }
             Err(e) => {
                 out.problems.push((
-                    format!("cannot be used: {e:?}"),
+                    format!("cannot be used: {e}"),
                     "rewrite the file from the sample".into(),
                 ));
                 return out;

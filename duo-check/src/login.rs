@@ -25,7 +25,7 @@ pub fn under(root: &Path, path: &str) -> PathBuf {
 pub fn binary_problem(path: &Path) -> Option<String> {
     let m = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return Some(format!("cannot be read ({})", duo::config::strerror(&e))),
+        Err(e) => return Some(format!("cannot be read ({})", duo::sys::strerror(&e))),
     };
     let mode = m.mode() & 0o7777;
     if !m.is_file() {
@@ -75,7 +75,7 @@ fn unreadable_by(path: &Path, uid: u32, gid: u32) -> Option<String> {
                 ))
             }
             Ok(_) => {}
-            Err(e) => return Some(format!("{}: {}", dir.display(), duo::config::strerror(&e))),
+            Err(e) => return Some(format!("{}: {}", dir.display(), duo::sys::strerror(&e))),
         }
     }
     match std::fs::metadata(path) {
@@ -88,7 +88,7 @@ fn unreadable_by(path: &Path, uid: u32, gid: u32) -> Option<String> {
             ))
         }
         Ok(_) => None,
-        Err(e) => Some(duo::config::strerror(&e)),
+        Err(e) => Some(duo::sys::strerror(&e)),
     }
 }
 

@@ -71,7 +71,7 @@ fn lookup(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, S
     match rx.recv_timeout(left) {
         Ok(Ok(a)) if !a.is_empty() => Ok(a),
         Ok(Ok(_)) => Err("no address".into()),
-        Ok(Err(e)) => Err(duo::config::strerror(&e)),
+        Ok(Err(e)) => Err(duo::sys::strerror(&e)),
         Err(_) => Err(format!("no answer within {} s", secs(left))),
     }
 }
@@ -96,7 +96,7 @@ fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, Socket
                     std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
                         format!("{a}: no answer within {} s", secs(left))
                     }
-                    _ => format!("{a}: {}", duo::config::strerror(&e)),
+                    _ => format!("{a}: {}", duo::sys::strerror(&e)),
                 }
             }
         }
@@ -292,7 +292,7 @@ fn handshake(
                         None if e.kind() == std::io::ErrorKind::UnexpectedEof => HsError::Other(
                             "the server closed the connection during the handshake".into(),
                         ),
-                        None => HsError::Other(duo::config::strerror(&e)),
+                        None => HsError::Other(duo::sys::strerror(&e)),
                     },
                 )
             }

@@ -310,7 +310,7 @@ fn read(
             st.problems.push(format!(
                 "cannot read {}: {}",
                 shown(file),
-                duo::config::strerror(&e)
+                duo::sys::strerror(&e)
             ));
             return;
         }

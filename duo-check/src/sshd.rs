@@ -153,7 +153,7 @@ fn parse_file(
     if *files > MAX_INCLUDES {
         return Err("too many Include files".into());
     }
-    let text = std::fs::read_to_string(path).map_err(|e| duo::config::strerror(&e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| duo::sys::strerror(&e))?;
     let mut in_match = false;
     for line in text.lines() {
         let line = line.trim();
