@@ -8,7 +8,8 @@ trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
 bash packaging/install.sh "$stage" /usr /usr/lib/x86_64-linux-gnu/security >/dev/null
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-    "$stage/usr/lib/x86_64-linux-gnu/security/pam_duo.so" "$stage/usr/sbin/login_duo"
+    "$stage/usr/lib/x86_64-linux-gnu/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
+    "$stage/usr/sbin/duo-check"
 install -d "$stage/DEBIAN" "$stage/usr/share/pam-configs" "$stage/usr/share/doc/duo-unix-rs/examples" \
     "$stage/usr/share/lintian/overrides"
 install -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/duo-unix-rs"

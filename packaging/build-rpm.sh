@@ -11,7 +11,8 @@ stage=$work/stage
 mkdir -p "$stage"
 bash packaging/install.sh "$stage" /usr /usr/lib64/security >/dev/null
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-    "$stage/usr/lib64/security/pam_duo.so" "$stage/usr/sbin/login_duo"
+    "$stage/usr/lib64/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
+    "$stage/usr/sbin/duo-check"
 install -d "$stage/usr/share/selinux/devel/duo_unix" "$stage/usr/share/doc/duo-unix-rs"
 install -m 0644 packaging/selinux/duo_unix.te packaging/selinux/duo_unix.if \
     packaging/selinux/duo_unix.fc "$stage/usr/share/selinux/devel/duo_unix/"

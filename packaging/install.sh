@@ -12,7 +12,7 @@ elif [ "$prefix" = /usr ]; then
 else
     pamdir=$prefix/lib/security
 fi
-for f in target/release/libpam_duo.so target/release/login_duo; do
+for f in target/release/libpam_duo.so target/release/login_duo target/release/duo-check; do
     [ -f "$f" ] || { echo "missing $f: run 'make release' first" >&2; exit 1; }
 done
 as_root=false
@@ -21,6 +21,7 @@ as_root=false
 install -d "$destdir$pamdir" "$destdir$prefix/sbin" "$destdir/etc/duo" "$destdir$prefix/share/man/man8"
 install -m 0644 target/release/libpam_duo.so "$destdir$pamdir/pam_duo.so"
 install -m 0755 target/release/login_duo "$destdir$prefix/sbin/login_duo"
+install -m 0755 target/release/duo-check "$destdir$prefix/sbin/duo-check"
 # chown clears the setuid bit, so the mode is set after it.
 if $as_root; then chown root:root "$destdir$prefix/sbin/login_duo"; fi
 chmod 4755 "$destdir$prefix/sbin/login_duo"
@@ -38,7 +39,7 @@ if $as_root; then
         chown sshd "$destdir/etc/duo/login_duo.conf"
     fi
 fi
-for page in pam_duo.8 login_duo.8; do
+for page in pam_duo.8 login_duo.8 duo-check.8; do
     gzip -9n < "man/$page" > "$destdir$prefix/share/man/man8/$page.gz"
     chmod 0644 "$destdir$prefix/share/man/man8/$page.gz"
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Package tests, run by `make check` after the release build (as root, on Debian):
-#   .deb: build, inspect modes/owners/conffiles, lintian, install with dpkg -i, log in through
-#         a real sshd ForceCommand with the installed login_duo, pam-auth-update in a scratch
-#         root, reinstall keeps edited configs, purge leaves nothing behind;
+#   .deb: build, inspect modes/owners/conffiles, lintian, install with dpkg -i, run the
+#         installed duo-check, log in through a real sshd ForceCommand with the installed
+#         login_duo, pam-auth-update in a scratch root, reinstall keeps edited configs, purge
+#         leaves nothing behind;
 #   .rpm: build, inspect with rpm -qlvp / -qpc / --scripts;
 #   make install DESTDIR=... PREFIX=...; the SELinux policy compiles.
 # Prints one line per check and then "N passed, M failed"; exits non-zero on any failure.
@@ -65,6 +66,8 @@ check "deb: /etc/duo/pam_duo.conf 0600" in_deb -rw------- root/root /etc/duo/pam
 check "deb: /etc/duo/login_duo.conf 0600" in_deb -rw------- root/root /etc/duo/login_duo.conf
 check "deb: pam_duo(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/man8/pam_duo.8.gz
 check "deb: login_duo(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/man8/login_duo.8.gz
+check "deb: duo-check 0755 root/root in /usr/sbin" in_deb -rwxr-xr-x root/root /usr/sbin/duo-check
+check "deb: duo-check(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/man8/duo-check.8.gz
 check "deb: pam-auth-update profile" in_deb -rw-r--r-- root/root /usr/share/pam-configs/duo
 check "deb: sshd and sudo snippets" in_deb -rw-r--r-- root/root /usr/share/doc/duo-unix-rs/examples/duo-forcecommand.conf
 check "deb: no file is group- or world-writable" \
@@ -109,6 +112,16 @@ rc=$?
 check "installed login_duo with the sample config denies (exit $rc, command not run)" \
     sh -c "[ $rc -ne 0 ] && ! grep -q SHOULD-NOT-RUN '$work/sample.out'"
 sed 's/^/    /' "$work/sample.out"
+check "installed: /usr/sbin/duo-check 0755 root" mode_owner /usr/sbin/duo-check 755 root:root
+# The installed duo-check on the installed sample configs (no keys yet): exit 2, JSON naming
+# all nine checks, the missing keys named, login_duo setuid and its config readable by sshd.
+if cargo test -q -p duo-tests --test duo_check -- --ignored --exact installed_duo_check \
+    >"$work/duo-check.log" 2>&1; then
+    ok "installed duo-check runs: exit 2 on the keyless sample configs, JSON names every check"
+else
+    bad "installed duo-check runs: exit 2 on the keyless sample configs, JSON names every check"
+    tail -40 "$work/duo-check.log" | sed 's/^/    /'
+fi
 
 # A real sshd with ForceCommand /usr/sbin/login_duo against the mock Duo service.
 if cargo test -q -p duo-tests --test pam_sshd -- --ignored --exact installed_login_duo_forcecommand \
@@ -160,9 +173,9 @@ else
     sed 's/^/    /' "$work/purge.log"
 fi
 check "purged: no pam_duo left in /etc/pam.d" sh -c '! grep -rqs pam_duo /etc/pam.d'
-check "purged: no pam_duo.so, login_duo, profile or /etc/duo left" \
+check "purged: no pam_duo.so, login_duo, duo-check, profile or /etc/duo left" \
     sh -c '! ls /usr/lib/x86_64-linux-gnu/security/pam_duo.so /lib/x86_64-linux-gnu/security/pam_duo.so \
-        /usr/sbin/login_duo /usr/share/pam-configs/duo /etc/duo 2>/dev/null | grep -q .'
+        /usr/sbin/login_duo /usr/sbin/duo-check /usr/share/pam-configs/duo /etc/duo 2>/dev/null | grep -q .'
 check "purged: dpkg no longer knows the package" \
     sh -c "! dpkg-query -W -f='\${Status}' duo-unix-rs 2>/dev/null | grep -q 'install ok'"
 
@@ -173,6 +186,8 @@ rpm -qlvp "$rpmfile" >"$work/rpm.list" 2>/dev/null
 # in_rpm MODE OWNER GROUP PATH: an entry of `rpm -qlvp`.
 in_rpm() { awk -v m="$1" -v o="$2" -v g="$3" -v p="$4" '$1 == m && $3 == o && $4 == g && $9 == p { f = 1 } END { exit !f }' "$work/rpm.list"; }
 check "rpm: login_duo 4755 root/root in /usr/sbin" in_rpm -rwsr-xr-x root root /usr/sbin/login_duo
+check "rpm: duo-check 0755 root/root in /usr/sbin" in_rpm -rwxr-xr-x root root /usr/sbin/duo-check
+check "rpm: duo-check(8) man page" in_rpm -rw-r--r-- root root /usr/share/man/man8/duo-check.8.gz
 check "rpm: pam_duo.so in /usr/lib64/security" in_rpm -rw-r--r-- root root /usr/lib64/security/pam_duo.so
 check "rpm: /etc/duo/pam_duo.conf 0600 root" in_rpm -rw------- root root /etc/duo/pam_duo.conf
 check "rpm: /etc/duo/login_duo.conf 0600 owned by sshd" in_rpm -rw------- sshd root /etc/duo/login_duo.conf
@@ -207,6 +222,8 @@ else
 fi
 check "make install: setuid login_duo in PREFIX/sbin" mode_owner "$dest/usr/local/sbin/login_duo" 4755 root:root
 check "make install: pam_duo.so in PREFIX/lib/security" mode_owner "$dest/usr/local/lib/security/pam_duo.so" 644 root:root
+check "make install: duo-check and its man page in PREFIX" \
+    sh -c "[ \$(stat -c %a:%U '$dest/usr/local/sbin/duo-check') = 755:root ] && test -f '$dest/usr/local/share/man/man8/duo-check.8.gz'"
 check "make install: configs 0600" sh -c "[ \$(stat -c %a '$dest/etc/duo/pam_duo.conf' '$dest/etc/duo/login_duo.conf' | sort -u) = 600 ]"
 echo "# mine" >>"$dest/etc/duo/pam_duo.conf"
 make -s install DESTDIR="$dest" PREFIX=/usr/local >/dev/null 2>&1

@@ -1,15 +1,20 @@
 //! A mock Duo Auth API service for tests and the demo.
 //!
 //! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]
-//!          [--cert expired|self-signed] [--silent]`
+//!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]`
 //!
 //! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
-//! `::1` (`--cert expired`: one that expired in 2020; `--cert self-signed`: a self-signed
-//! one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
+//! `::1` (`--cert expired`: one that expired in 2020; `--cert expiring`: one that expires in
+//! 10 days; `--cert self-signed`: a self-signed one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
 //! never answers a request), prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
 //! by Duo Unix. Every request's signature, date and header layout is checked independently of
 //! the client code; a bad one gets 401. Each request is appended to the record file as one
 //! JSON line: `{"method","path","params","sig_ok","reason"}`.
+//!
+//! `--clock-offset SECS` runs the mock's clock SECS seconds ahead (negative: behind) of the
+//! host's: `/auth/v2/ping` and `/auth/v2/check` report that time, and every other request
+//! whose `X-Duo-Date` is more than 300 s away from it gets 401 (as Duo rejects a skewed
+//! signature). `/auth/v2/check` answers any correctly signed request with the time.
 //!
 //! Scenarios by `username` (tests depend on these names):
 //! - any ordinary name: a menu (1 → push1, or verified_push1 + txid with verified push;
@@ -60,7 +65,12 @@ struct State {
     next_conn: AtomicU64,
     /// Complete TLS, then never answer.
     silent: bool,
+    /// Seconds added to the host's clock, and whether request dates are checked against it.
+    clock_offset: Option<i64>,
 }
+
+/// How far `X-Duo-Date` may be from the mock's clock under `--clock-offset`.
+const DATE_WINDOW: i64 = 300;
 
 /// Which server certificate to present.
 #[derive(Clone, Copy, PartialEq)]
@@ -69,6 +79,8 @@ enum CertKind {
     Normal,
     /// Issued by `ca.pem`, expired in 2020.
     Expired,
+    /// Issued by `ca.pem`, expires 10 days from now.
+    Expiring,
     /// Self-signed; `ca.pem` did not issue it.
     SelfSigned,
 }
@@ -80,6 +92,7 @@ fn main() {
     let mut exit_on_eof = false;
     let mut cert = CertKind::Normal;
     let mut silent = false;
+    let mut clock_offset = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -88,12 +101,20 @@ fn main() {
             "--record" => record = args.next(),
             "--exit-on-stdin-eof" => exit_on_eof = true,
             "--silent" => silent = true,
+            "--clock-offset" => match args.next().and_then(|v| v.parse::<i64>().ok()) {
+                Some(n) => clock_offset = Some(n),
+                None => {
+                    eprintln!("mockduo: --clock-offset needs a number of seconds");
+                    std::process::exit(2);
+                }
+            },
             "--cert" => {
                 cert = match args.next().as_deref() {
                     Some("expired") => CertKind::Expired,
+                    Some("expiring") => CertKind::Expiring,
                     Some("self-signed") => CertKind::SelfSigned,
                     other => {
-                        eprintln!("mockduo: --cert expired|self-signed, not {other:?}");
+                        eprintln!("mockduo: --cert expired|expiring|self-signed, not {other:?}");
                         std::process::exit(2);
                     }
                 }
@@ -134,6 +155,7 @@ fn main() {
         next_tx: AtomicU64::new(1),
         next_conn: AtomicU64::new(1),
         silent,
+        clock_offset,
     });
     if exit_on_eof {
         std::thread::spawn(|| {
@@ -166,6 +188,10 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
     if kind == CertKind::Expired {
         srv.not_before = rcgen::date_time_ymd(2019, 1, 1);
         srv.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    }
+    if kind == CertKind::Expiring {
+        let (y, m, d) = civil_from_days(now() as i64 / 86_400 + 10);
+        srv.not_after = rcgen::date_time_ymd(y as i32, m as u8, d as u8);
     }
     let srv_key = KeyPair::generate().map_err(e)?;
     let srv_cert = if kind == CertKind::SelfSigned {
@@ -425,6 +451,51 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Civil date (year, month, day) of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The mock's clock: the host's plus `--clock-offset`.
+fn mock_now(state: &State) -> i64 {
+    now() as i64 + state.clock_offset.unwrap_or(0)
+}
+
+/// UNIX time of an `X-Duo-Date` (`Tue, 21 Aug 2012 17:29:18 +0000`).
+fn parse_duo_date(s: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let f: Vec<&str> = s.split_once(", ")?.1.split(' ').collect();
+    let [d, mon, y, hms, "+0000"] = f[..] else {
+        return None;
+    };
+    let (d, y): (i64, i64) = (d.parse().ok()?, y.parse().ok()?);
+    let m = MONTHS.iter().position(|x| *x == mon)? as i64 + 1;
+    let t: Vec<i64> = hms
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, mi, sec] = t[..] else {
+        return None;
+    };
+    // Days since 1970-01-01 of a civil date.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
 /// Answer a request: status, body, extra header lines, and the request's username.
 fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String, String) {
     let (status, body) = answer(req, state, conn_id);
@@ -472,6 +543,16 @@ fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
             json!({"stat": "FAIL", "code": 40101, "message": "Invalid signature"}).to_string(),
         );
     }
+    if state.clock_offset.is_some() && req.path != "/auth/v2/ping" {
+        let date = header(req, "X-Duo-Date").and_then(parse_duo_date);
+        if date.is_none_or(|d| (d - mock_now(state)).abs() > DATE_WINDOW) {
+            return (
+                401,
+                json!({"stat": "FAIL", "code": 40103, "message": "Request date out of window"})
+                    .to_string(),
+            );
+        }
+    }
     let get = |k: &str| {
         params
             .iter()
@@ -481,7 +562,7 @@ fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
     };
     let user = get("username");
     match req.path.as_str() {
-        "/auth/v2/ping" => ok(json!({"time": now()})),
+        "/auth/v2/ping" | "/auth/v2/check" => ok(json!({"time": mock_now(state)})),
         "/auth/v2/preauth" => {
             if rate_limited(state, user) {
                 return (
