@@ -214,8 +214,26 @@ impl std::error::Error for ConfigError {
 /// priority and the message.
 pub type Diag<'a> = &'a mut dyn FnMut(crate::log::Priority, &str);
 
-/// Open `path`, check its permissions on the opened descriptor, parse and validate it.
+/// Open `path`, check its permissions on the opened descriptor, parse and validate it. The
+/// file must be owned by root, or for login_duo also by the account this runs as (the privsep
+/// user in a setuid run); see [`load_owned_by`].
 pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
+    let owners = match frontend {
+        Frontend::Pam => vec![crate::sys::Uid::ROOT],
+        Frontend::Login => vec![crate::sys::Uid::ROOT, crate::sys::effective_uid()],
+    };
+    load_owned_by(path, frontend, &owners, diag)
+}
+
+/// As [`load`], accepting a file owned by any of `owners` (§0a D10: whoever owns the file
+/// can turn two-factor authentication off, so only root and, for login_duo, its privsep user
+/// may). The file must not be readable or writable by group or others.
+pub fn load_owned_by(
+    path: &Path,
+    frontend: Frontend,
+    owners: &[crate::sys::Uid],
+    diag: Diag<'_>,
+) -> Result<Config, ConfigError> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
 
@@ -225,13 +243,7 @@ pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, C
     if meta.mode() & 0o066 != 0 {
         return Err(ConfigError::Permissions);
     }
-    // Whoever owns the file can turn two-factor authentication off (§0a D10): root, or for
-    // login_duo also the account it runs as (the privsep user in a setuid run).
-    let owner_ok = match frontend {
-        Frontend::Pam => meta.uid() == 0,
-        Frontend::Login => meta.uid() == 0 || meta.uid() == crate::sys::effective_uid().0,
-    };
-    if !owner_ok {
+    if !owners.contains(&crate::sys::Uid(meta.uid())) {
         return Err(ConfigError::Owner);
     }
     let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));

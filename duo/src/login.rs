@@ -146,9 +146,14 @@ pub enum Reporter {
 
 /// Read the configuration both frontends share: load it (owner, mode, syntax, values,
 /// required keys), report any problem in the reference's words, and warn when every group
-/// is negated. `None` means the login must be denied (§0a D1). `owner` is the account named
-/// in a permission or ownership message.
-pub fn load_config(path: &std::path::Path, reporter: Reporter, owner: &str) -> Option<Config> {
+/// is negated. `None` means the login must be denied (§0a D1). `owners` are the accounts that
+/// may own the file; `owner` is the account named in a permission or ownership message.
+pub fn load_config(
+    path: &std::path::Path,
+    reporter: Reporter,
+    owners: &[crate::sys::Uid],
+    owner: &str,
+) -> Option<Config> {
     let frontend = match reporter {
         Reporter::Pam => crate::config::Frontend::Pam,
         Reporter::Login => crate::config::Frontend::Login,
@@ -158,7 +163,7 @@ pub fn load_config(path: &std::path::Path, reporter: Reporter, owner: &str) -> O
         Reporter::Login => "login_duo",
     };
     let mut diag = |p: Priority, m: &str| log(p, m);
-    match crate::config::load(path, frontend, &mut diag) {
+    match crate::config::load_owned_by(path, frontend, owners, &mut diag) {
         Ok(cfg) => {
             if crate::groups::all_negated(&cfg.groups) {
                 log(Priority::Warning, crate::groups::ALL_NEGATED_WARNING);

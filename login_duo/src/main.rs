@@ -103,7 +103,11 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
         duo::account::by_uid(privsep::effective_uid())
             .map_or_else(|| "root".to_string(), |u| u.name)
     };
-    let Some(cfg) = login::load_config(&path, Reporter::Login, &owner) else {
+    // Root or the privsep user may own it (§0a D10), in a setuid run or not: the package
+    // gives the file to the privsep user, and root can still check it with -c.
+    let mut owners = vec![sys::Uid::ROOT];
+    owners.extend(duo::account::by_name(privsep::PRIVSEP_USER).map(|a| a.uid));
+    let Some(cfg) = login::load_config(&path, Reporter::Login, &owners, &owner) else {
         return 1;
     };
     let headless =

