@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Build dist/duo-unix-rs_<version>_amd64.deb from target/release with dpkg-deb.
+# Build dist/duo-unix-rs_<version>_amd64.deb with dpkg-deb from the glibc 2.17 build
+# (packaging/build-floor.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bin=$(bash packaging/build-floor.sh)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
-bash packaging/install.sh "$stage" /usr /usr/lib/x86_64-linux-gnu/security >/dev/null
+# The module goes where Debian's libpam-modules keeps its own modules (up to Debian 12):
+# /lib/x86_64-linux-gnu/security is the directory libpam searches on systems without a merged
+# /usr (Debian 8-10, Ubuntu 14.04-18.04, Debian 11 upgraded from 10) and, through the /lib
+# symlink, on merged ones. dpkg sees that directory shared with libpam-modules and never tries
+# to remove it on purge (/usr/lib/x86_64-linux-gnu/security would be ours alone, and purging
+# would warn that it is not empty).
+DUO_BIN_DIR=$bin bash packaging/install.sh "$stage" /usr /lib/x86_64-linux-gnu/security >/dev/null
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-    "$stage/usr/lib/x86_64-linux-gnu/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
+    "$stage/lib/x86_64-linux-gnu/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
     "$stage/usr/sbin/duo-check"
 install -d "$stage/DEBIAN" "$stage/usr/share/pam-configs" "$stage/usr/share/doc/duo-unix-rs/examples" \
     "$stage/usr/share/lintian/overrides"

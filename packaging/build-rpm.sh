@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Build dist/duo-unix-rs-<version>-1.x86_64.rpm from target/release with rpmbuild
-# (works on Debian with the "rpm" package as well as on RPM systems).
+# Build dist/duo-unix-rs-<version>-1.x86_64.rpm with rpmbuild from the glibc 2.17 build
+# (packaging/build-floor.sh); works on Debian with the "rpm" package as well as on RPM systems.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v rpmbuild >/dev/null || { echo "rpmbuild not found: install the rpm package" >&2; exit 1; }
+bin=$(bash packaging/build-floor.sh)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 stage=$work/stage
 mkdir -p "$stage"
-bash packaging/install.sh "$stage" /usr /usr/lib64/security >/dev/null
+DUO_BIN_DIR=$bin bash packaging/install.sh "$stage" /usr /usr/lib64/security >/dev/null
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$stage/usr/lib64/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
     "$stage/usr/sbin/duo-check"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install from target/release: install.sh DESTDIR PREFIX [PAM_MODULE_DIR]
+# (DUO_BIN_DIR=DIR takes the binaries from DIR instead: the packages use the glibc 2.17 build.)
 # Configs are installed only when absent (never overwritten).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,16 +13,17 @@ elif [ "$prefix" = /usr ]; then
 else
     pamdir=$prefix/lib/security
 fi
-for f in target/release/libpam_duo.so target/release/login_duo target/release/duo-check; do
+bin=${DUO_BIN_DIR:-target/release}
+for f in "$bin/libpam_duo.so" "$bin/login_duo" "$bin/duo-check"; do
     [ -f "$f" ] || { echo "missing $f: run 'make release' first" >&2; exit 1; }
 done
 as_root=false
 [ "$(id -u)" = 0 ] && as_root=true
 
 install -d "$destdir$pamdir" "$destdir$prefix/sbin" "$destdir/etc/duo" "$destdir$prefix/share/man/man8"
-install -m 0644 target/release/libpam_duo.so "$destdir$pamdir/pam_duo.so"
-install -m 0755 target/release/login_duo "$destdir$prefix/sbin/login_duo"
-install -m 0755 target/release/duo-check "$destdir$prefix/sbin/duo-check"
+install -m 0644 "$bin/libpam_duo.so" "$destdir$pamdir/pam_duo.so"
+install -m 0755 "$bin/login_duo" "$destdir$prefix/sbin/login_duo"
+install -m 0755 "$bin/duo-check" "$destdir$prefix/sbin/duo-check"
 # chown clears the setuid bit, so the mode is set after it.
 if $as_root; then chown root:root "$destdir$prefix/sbin/login_duo"; fi
 chmod 4755 "$destdir$prefix/sbin/login_duo"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build pam_duo.so, login_duo and duo-check for glibc 2.17 and later (x86_64), the binaries the .deb and
+# .rpm ship: `cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.17`. Zig links
+# against its own glibc 2.17 symbol stubs, so the result runs on RHEL/CentOS 7, Amazon Linux 2,
+# Debian 8+ and Ubuntu 14.04+ as well as on this machine; no container, no old sysroot.
+#
+# Setup (quiet when already done): a Python venv with pinned `ziglang` (Zig's toolchain as a
+# PyPI wheel) and `cargo-zigbuild` (a prebuilt wheel of the crates.io tool: nothing to compile),
+# in $DUO_ZIG_VENV (default ~/.cache/duo-unix-rs/zig-venv).
+#
+# libpam: the module links against the runtime soname libpam.so.0. Zig searches no system
+# library directory when it targets an explicit glibc, so target/floor-link holds one symlink,
+# libpam.so -> this machine's libpam.so.0, and nothing else; the module then needs only
+# libpam's LIBPAM_1.0 symbols (present in every Linux-PAM since 0.99).
+#
+# Prints the directory holding the two binaries (target/x86_64-unknown-linux-gnu/release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ZIGLANG_VERSION=0.15.2
+ZIGBUILD_VERSION=0.24.1
+FLOOR=2.17
+venv=${DUO_ZIG_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/duo-unix-rs/zig-venv}
+
+tools_ok() {
+    [ -x "$venv/bin/cargo-zigbuild" ] && [ -x "$venv/bin/python3" ] \
+        && [ "$("$venv/bin/python3" -m ziglang version 2>/dev/null)" = "$ZIGLANG_VERSION" ] \
+        && "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -qw "$ZIGBUILD_VERSION"
+}
+if ! tools_ok; then
+    echo "build-floor: installing ziglang $ZIGLANG_VERSION and cargo-zigbuild $ZIGBUILD_VERSION into $venv" >&2
+    python=$(command -v python3) || { echo "build-floor: python3 is needed (apt install python3 python3-venv)" >&2; exit 1; }
+    mkdir -p "$(dirname "$venv")"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || { echo "build-floor: python3 -m venv failed (apt install python3-venv)" >&2; exit 1; }
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+        "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$ZIGBUILD_VERSION" >&2
+    tools_ok || { echo "build-floor: the zig toolchain does not run after installing it" >&2; exit 1; }
+fi
+
+libpam=
+for d in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib64 /lib64; do
+    if [ -e "$d/libpam.so.0" ]; then
+        libpam=$d/libpam.so.0
+        break
+    fi
+done
+[ -n "$libpam" ] || { echo "build-floor: libpam.so.0 not found (apt install libpam0g)" >&2; exit 1; }
+link=$PWD/target/floor-link
+mkdir -p "$link"
+ln -sfn "$libpam" "$link/libpam.so"
+
+# cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's.
+PATH=$venv/bin:$PATH RUSTFLAGS="${RUSTFLAGS:-} -L native=$link" \
+    "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target "x86_64-unknown-linux-gnu.$FLOOR" \
+    -p pam_duo -p login_duo -p duo-check >&2
+out=target/x86_64-unknown-linux-gnu/release
+for f in libpam_duo.so login_duo duo-check; do
+    [ -f "$out/$f" ] || { echo "build-floor: $out/$f was not built" >&2; exit 1; }
+done
+echo "$out"
