@@ -5,10 +5,15 @@
 #         login_duo, pam-auth-update in a scratch root, reinstall keeps edited configs, purge
 #         leaves nothing behind;
 #   .rpm: build, inspect with rpm -qlvp / -qpc / --scripts;
+#   both: the glibc 2.17 floor (tests/packaging/test-floor.sh): symbol versions, libraries and
+#         hardening of both binaries in both packages, and a login through each frontend in a
+#         debootstrapped older Debian;
 #   make install DESTDIR=... PREFIX=...; the SELinux policy compiles.
 # Prints one line per check and then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/packaging/test-floor.sh
+source tests/packaging/test-floor.sh
 passed=0
 failed=0
 ok() { echo "ok   - $1"; passed=$((passed + 1)); }
@@ -61,7 +66,8 @@ dpkg-deb -c "$deb" >"$work/deb.list" 2>&1
 # in_deb MODE OWNER PATH: an entry of `dpkg-deb -c` (mode, owner/group, path).
 in_deb() { awk -v m="$1" -v o="$2" -v p="./${3#/}" '$1 == m && $2 == o && $6 == p { f = 1 } END { exit !f }' "$work/deb.list"; }
 check "deb: login_duo is setuid root (4755 root/root) in /usr/sbin" in_deb -rwsr-xr-x root/root /usr/sbin/login_duo
-check "deb: pam_duo.so 0644 in the multiarch PAM directory" in_deb -rw-r--r-- root/root /usr/lib/x86_64-linux-gnu/security/pam_duo.so
+check "deb: pam_duo.so 0644 in libpam's module directory /lib/x86_64-linux-gnu/security" \
+    in_deb -rw-r--r-- root/root /lib/x86_64-linux-gnu/security/pam_duo.so
 check "deb: /etc/duo/pam_duo.conf 0600" in_deb -rw------- root/root /etc/duo/pam_duo.conf
 check "deb: /etc/duo/login_duo.conf 0600" in_deb -rw------- root/root /etc/duo/login_duo.conf
 check "deb: pam_duo(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/man8/pam_duo.8.gz
@@ -72,6 +78,8 @@ check "deb: pam-auth-update profile" in_deb -rw-r--r-- root/root /usr/share/pam-
 check "deb: sshd and sudo snippets" in_deb -rw-r--r-- root/root /usr/share/doc/duo-unix-rs/examples/duo-forcecommand.conf
 check "deb: no file is group- or world-writable" \
     awk '$1 ~ /^-/ && (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") { exit 1 }' "$work/deb.list"
+check "deb: Depends on libc6 (>= 2.17), libpam0g and libpam-runtime, nothing newer" \
+    sh -c '[ "$(dpkg-deb -f "$1" Depends)" = "libc6 (>= 2.17), libpam0g, libpam-runtime (>= 1.0.1-6)" ]' _ "$deb"
 dpkg-deb -I "$deb" conffiles >"$work/conffiles" 2>&1
 check "deb: both configs are conffiles" \
     sh -c "grep -qx /etc/duo/pam_duo.conf '$work/conffiles' && grep -qx /etc/duo/login_duo.conf '$work/conffiles'"
@@ -91,8 +99,24 @@ else
     sed 's/^/    /' "$work/dpkg-i.log"
 fi
 check "installed: /usr/sbin/login_duo 4755 root" mode_owner /usr/sbin/login_duo 4755 root:root
-check "installed: pam_duo.so in /usr/lib/x86_64-linux-gnu/security" \
-    mode_owner /usr/lib/x86_64-linux-gnu/security/pam_duo.so 644 root:root
+check "installed: pam_duo.so in /lib/x86_64-linux-gnu/security" \
+    mode_owner /lib/x86_64-linux-gnu/security/pam_duo.so 644 root:root
+check "dpkg -i printed no warning" sh -c "! grep -qi warning '$work/dpkg-i.log'"
+# The package owns only its own directories: every other directory it lists is one that
+# another installed package lists too, so purging never tries to remove it.
+shared_dirs_ok() {
+    local dir owners rc=0
+    for dir in $(awk '$1 ~ /^d/ { sub(/^\./, "", $6); sub(/\/$/, "", $6); if ($6 != "") print $6 }' "$work/deb.list"); do
+        case $dir in /etc/duo | /usr/share/doc/duo-unix-rs | /usr/share/doc/duo-unix-rs/examples) continue ;; esac
+        owners=$(dpkg-query -S "$dir" 2>/dev/null | grep -v '^diversion' | sed 's/: .*//' | tr ', ' '\n\n' | grep . | grep -v '^duo-unix-rs$')
+        if [ -z "$owners" ]; then
+            echo "    $dir is claimed by duo-unix-rs alone"
+            rc=1
+        fi
+    done
+    return $rc
+}
+check "installed: every directory the package lists but its own is shared with another package" shared_dirs_ok
 check "installed: /etc/duo/pam_duo.conf 0600 root" mode_owner /etc/duo/pam_duo.conf 600 root:root
 if getent passwd sshd >/dev/null; then
     check "installed: /etc/duo/login_duo.conf 0600 owned by the privsep user sshd" \
@@ -172,6 +196,9 @@ else
     bad "dpkg --purge removes the package"
     sed 's/^/    /' "$work/purge.log"
 fi
+# Issue 17: purging warned "directory '/usr/lib/x86_64-linux-gnu/security' not empty so not removed".
+check "dpkg --purge printed no warning" sh -c "! grep -qi warning '$work/purge.log'"
+grep -i warning "$work/purge.log" | sed 's/^/    /'
 check "purged: no pam_duo left in /etc/pam.d" sh -c '! grep -rqs pam_duo /etc/pam.d'
 check "purged: no pam_duo.so, login_duo, duo-check, profile or /etc/duo left" \
     sh -c '! ls /usr/lib/x86_64-linux-gnu/security/pam_duo.so /lib/x86_64-linux-gnu/security/pam_duo.so \
@@ -211,6 +238,14 @@ check "rpm: the %post and %preun scriptlets are valid sh" \
     sh -c "sh -n '$work/rpm.POSTIN.sh' && sh -n '$work/rpm.PREUN.sh' && [ -s '$work/rpm.POSTIN.sh' ]"
 rpm -qpR "$rpmfile" >"$work/rpm.req" 2>/dev/null
 check "rpm: requires pam" grep -q '^pam' "$work/rpm.req"
+check "rpm: requires glibc >= 2.17 and no newer glibc" \
+    sh -c "grep -qx 'glibc >= 2.17' '$work/rpm.req' && [ \$(grep -c '^glibc' '$work/rpm.req') = 1 ]"
+rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null | awk '$1 ~ /^d/ { print $2 }' | sort >"$work/rpm.dirs"
+check "rpm: owns only its own directories (/etc/duo, its doc and SELinux source directories)" \
+    sh -c "[ \"\$(tr '\n' ' ' <'$work/rpm.dirs')\" = '/etc/duo /usr/share/doc/duo-unix-rs /usr/share/selinux/devel/duo_unix ' ]"
+
+# ---------------------------------------------------------------- glibc floor (both packages)
+floor_tests "$deb" "$rpmfile"
 
 # ---------------------------------------------------------------- make install
 dest=$work/dest
