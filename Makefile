@@ -4,8 +4,9 @@ CARGO   ?= cargo
 PREFIX  ?= /usr
 DESTDIR ?=
 
-TARGETS := help all build release demo deps check test unit e2e packaging-test lint bench \
+TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
            install deb rpm clean
+FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
 .PHONY: $(TARGETS)
 
 # The first target, so that a bare `make` lists the others. Keep one line per target of
@@ -15,18 +16,19 @@ help:
 	@echo "make all             same as make release"
 	@echo "make build           debug build of every crate, test and tool (cargo build --workspace --all-targets)"
 	@echo "make release         release build of pam_duo.so and login_duo (target/release)"
+	@echo "make floor           the same for glibc 2.17 and later, what the packages ship ($(FLOOR_DIR))"
 	@echo "make demo            a login_duo login against the bundled mock Duo service (no root, no network)"
 	@echo "make deps            install the Debian packages the tests need, if any is missing (root)"
 	@echo "make check           every test: deps, lint, unit and end-to-end tests, package tests (root)"
 	@echo "make test            unit and end-to-end tests (end-to-end tests skip unless run as root)"
 	@echo "make unit            unit tests only (no root needed)"
 	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
-	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm (root)"
+	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm; glibc 2.17 floor (root)"
 	@echo "make lint            rustfmt check, clippy with warnings denied, this help list complete"
-	@echo "make bench           CPU, memory and latency of a login against the mock service"
+	@echo "make bench           CPU, memory and latency of a login against the mock service, native and floor build"
 	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
-	@echo "make deb             build the Debian package into dist/"
-	@echo "make rpm             build the RPM package into dist/"
+	@echo "make deb             build the Debian package (glibc 2.17 build) into dist/"
+	@echo "make rpm             build the RPM package (glibc 2.17 build) into dist/"
 	@echo "make clean           remove target/ and dist/"
 
 all: release
@@ -36,6 +38,11 @@ build:
 
 release:
 	$(CARGO) build --release --workspace
+
+# pam_duo.so and login_duo for glibc 2.17 and later, into $(FLOOR_DIR): what the packages ship.
+# The first run installs zig and cargo-zigbuild from PyPI into a venv (packaging/build-floor.sh).
+floor:
+	bash packaging/build-floor.sh >/dev/null
 
 # A full login_duo login against the bundled mock Duo service, on a pseudo-terminal:
 # the menu, a push approval, then the wrapped command. Builds only what the demo runs, so it
@@ -78,16 +85,18 @@ lint:
 packaging-test: release
 	if [ -f tests/packaging/test-packages.sh ]; then bash tests/packaging/test-packages.sh; else echo "package tests not written yet"; fi
 
-bench: release
-	$(CARGO) run --release -q -p duo-tests --bin bench
+# Measures today's native build and, alternating with it, the glibc 2.17 build the packages ship.
+bench: release floor
+	$(CARGO) run --release -q -p duo-tests --bin bench -- --compare $(CURDIR)/$(FLOOR_DIR) --label "glibc 2.17 build"
 
 install: release
 	bash packaging/install.sh "$(DESTDIR)" "$(PREFIX)"
 
-deb: release
+# Both packages ship the glibc 2.17 build; the scripts run packaging/build-floor.sh themselves.
+deb:
 	bash packaging/build-deb.sh
 
-rpm: release
+rpm:
 	bash packaging/build-rpm.sh
 
 clean:

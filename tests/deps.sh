@@ -10,6 +10,8 @@ PACKAGES=(
     iproute2 openssl ca-certificates passwd procps util-linux
     # package tests: .deb and .rpm building and inspection, the SELinux policy
     lintian rpm fakeroot dpkg-dev checkpolicy selinux-policy-dev
+    # package tests: an older Debian userland for the glibc 2.17 floor (tests/packaging/test-floor.sh)
+    debootstrap
     make
 )
 

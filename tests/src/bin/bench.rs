@@ -6,9 +6,13 @@
 //! refused port, a silent server with `https_timeout = 5`, and a normal login with 50 ms of
 //! added round-trip delay (netem in a network namespace this program makes, or, where the
 //! kernel has no netem, a delaying relay on loopback).
+//!
+//! `bench --compare DIR [--label TEXT]` also measures the `login_duo` and `libpam_duo.so` in DIR (`make bench`
+//! passes the glibc 2.17 build, target/x86_64-unknown-linux-gnu/release), alternating run by
+//! run with the binaries beside this program so that both see the same machine load.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,8 +70,56 @@ fn one(login: &PathBuf, conf: &PathBuf) -> Result<(f64, f64, f64), String> {
     ))
 }
 
+/// One pair of binaries under test.
+struct Build {
+    label: String,
+    login: PathBuf,
+    module: PathBuf,
+}
+
+fn size_mib(p: &PathBuf) -> f64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0)
+}
+
 fn main() -> ExitCode {
-    let login = sibling("login_duo");
+    let mut builds = vec![Build {
+        label: "this build".to_string(),
+        login: sibling("login_duo"),
+        module: sibling("libpam_duo.so"),
+    }];
+    let mut args = std::env::args().skip(1);
+    let mut label = None;
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next()) {
+            ("--compare", Some(dir)) => {
+                let dir = PathBuf::from(dir);
+                builds[0].label = "native".to_string();
+                builds.push(Build {
+                    label: dir.display().to_string(),
+                    login: dir.join("login_duo"),
+                    module: dir.join("libpam_duo.so"),
+                });
+            }
+            ("--label", Some(l)) => label = Some(l),
+            _ => {
+                eprintln!(
+                    "usage: bench [--compare DIR-with-login_duo-and-libpam_duo.so [--label TEXT]]"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let (Some(l), Some(b)) = (label, builds.get_mut(1)) {
+        b.label = l;
+    }
+    for b in &builds {
+        for f in [&b.login, &b.module] {
+            if !f.is_file() {
+                eprintln!("{} is missing", f.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let mock = Mock::start_with(&sibling("mockduo"), &[]);
     let conf = mock.dir.join("bench.conf");
     let body = format!(
@@ -82,38 +134,79 @@ fn main() -> ExitCode {
         eprintln!("cannot write {}", conf.display());
         return ExitCode::FAILURE;
     }
-    // Warm-up (page cache, mock threads).
-    let _ = one(&login, &conf);
-    let (mut cpu, mut rss, mut wall) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        match one(&login, &conf) {
-            Ok((c, r, w)) => {
-                cpu.push(c);
-                rss.push(r);
-                wall.push(w);
+    // Warm-up (page cache, mock threads), then the builds in turn, run by run.
+    let mut samples: Vec<[Vec<f64>; 3]> = builds.iter().map(|_| Default::default()).collect();
+    for round in 0..=RUNS {
+        for (b, s) in builds.iter().zip(samples.iter_mut()) {
+            match one(&b.login, &conf) {
+                Ok(_) if round == 0 => {}
+                Ok((c, r, w)) => {
+                    s[0].push(c);
+                    s[1].push(r);
+                    s[2].push(w);
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", b.login.display());
+                    return ExitCode::FAILURE;
+                }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
-    println!(
-        "login_duo autopush login, median of {RUNS}: CPU {:.2} ms (user+sys), peak RSS {:.2} MiB, wall {:.1} ms",
-        median(&mut cpu),
-        median(&mut rss) / 1024.0,
-        median(&mut wall)
-    );
+    for (b, [cpu, rss, wall]) in builds.iter().zip(samples.iter_mut()) {
+        let label = if builds.len() > 1 {
+            format!(" [{}]", b.label)
+        } else {
+            String::new()
+        };
+        println!(
+            "login_duo autopush login{label}, median of {RUNS}: CPU {:.2} ms (user+sys), peak RSS {:.2} MiB, wall {:.1} ms",
+            median(cpu),
+            median(rss) / 1024.0,
+            median(wall)
+        );
+    }
     println!("requests per login: ping, preauth, auth (3 HTTPS round trips on one TLS connection)");
-    match pam_bench(&mock) {
-        Ok(line) => println!("{line}"),
-        Err(e) => {
-            eprintln!("pam benchmark: {e}");
-            return ExitCode::FAILURE;
+    // pam_authenticate: two rounds per build, alternating, pooled.
+    let mut pam: Vec<(Vec<f64>, Vec<f64>)> = builds.iter().map(|_| Default::default()).collect();
+    for _ in 0..2 {
+        for (b, (wall, cpu)) in builds.iter().zip(pam.iter_mut()) {
+            match pam_bench(&mock, &b.module) {
+                Ok((w, c)) => {
+                    wall.extend(w);
+                    cpu.extend(c);
+                }
+                Err(e) => {
+                    eprintln!("pam benchmark ({}): {e}", b.module.display());
+                    return ExitCode::FAILURE;
+                }
+            }
         }
     }
-    match faults::run(&login, &mock) {
+    for (b, (wall, cpu)) in builds.iter().zip(pam.iter_mut()) {
+        let label = if builds.len() > 1 {
+            format!(" [{}]", b.label)
+        } else {
+            String::new()
+        };
+        println!(
+            "pam_authenticate (autopush, real libpam){label}, median of {}: latency {:.1} ms, CPU {:.2} ms (user+sys)",
+            wall.len(),
+            median(wall),
+            median(cpu)
+        );
+    }
+    if builds.len() > 1 {
+        for b in &builds {
+            println!(
+                "file sizes [{}]: login_duo {:.2} MiB, libpam_duo.so {:.2} MiB",
+                b.label,
+                size_mib(&b.login),
+                size_mib(&b.module)
+            );
+        }
+    }
+    match faults::run(&builds[0].login, &mock) {
         Ok(lines) => println!("{lines}"),
         Err(e) => {
             eprintln!("fault benchmark: {e}");
@@ -358,10 +451,9 @@ mod faults {
     }
 }
 
-/// pam_authenticate through the real libpam and the release module, autopush, median of 50
-/// (after one warm-up cycle), in one pamclient process.
-fn pam_bench(mock: &Mock) -> Result<String, String> {
-    let module = sibling("libpam_duo.so");
+/// pam_authenticate through the real libpam and `module`, autopush: 50 logins (after one
+/// warm-up cycle) in one pamclient process; returns their wall and CPU times (ms).
+fn pam_bench(mock: &Mock, module: &Path) -> Result<(Vec<f64>, Vec<f64>), String> {
     let confdir = mock.dir.join("pam.d");
     std::fs::create_dir_all(&confdir).map_err(|e| e.to_string())?;
     let conf = mock.dir.join("pam-bench.conf");
@@ -414,12 +506,10 @@ fn pam_bench(mock: &Mock) -> Result<String, String> {
         .filter(|l| l.starts_with("TIMING "))
         .skip(1)
         .collect();
-    let mut wall: Vec<f64> = rows.iter().filter_map(|l| field(l, "wall_ms=")).collect();
-    let mut cpu: Vec<f64> = rows.iter().filter_map(|l| field(l, "cpu_ms=")).collect();
-    Ok(format!(
-        "pam_authenticate (autopush, real libpam), median of {}: latency {:.1} ms, CPU {:.2} ms (user+sys)",
-        wall.len(),
-        median(&mut wall),
-        median(&mut cpu)
-    ))
+    let wall: Vec<f64> = rows.iter().filter_map(|l| field(l, "wall_ms=")).collect();
+    let cpu: Vec<f64> = rows.iter().filter_map(|l| field(l, "cpu_ms=")).collect();
+    if wall.is_empty() || wall.len() != cpu.len() {
+        return Err(format!("no timings: {text}"));
+    }
+    Ok((wall, cpu))
 }
