@@ -13,7 +13,8 @@
 # libpam.so -> this machine's libpam.so.0, and nothing else; the module then needs only
 # libpam's LIBPAM_1.0 symbols (present in every Linux-PAM since 0.99).
 #
-# Prints the directory holding the two binaries (target/x86_64-unknown-linux-gnu/release).
+# Prints the directory holding the two binaries (target/x86_64-unknown-linux-gnu/release, or
+# under $CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZIGLANG_VERSION=0.15.2
@@ -45,7 +46,8 @@ for d in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib64 /lib64; do
     fi
 done
 [ -n "$libpam" ] || { echo "build-floor: libpam.so.0 not found (apt install libpam0g)" >&2; exit 1; }
-link=$PWD/target/floor-link
+target=${CARGO_TARGET_DIR:-target}
+link=$(realpath -m "$target/floor-link")
 mkdir -p "$link"
 ln -sfn "$libpam" "$link/libpam.so"
 
@@ -53,7 +55,7 @@ ln -sfn "$libpam" "$link/libpam.so"
 PATH=$venv/bin:$PATH RUSTFLAGS="${RUSTFLAGS:-} -L native=$link" \
     "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target "x86_64-unknown-linux-gnu.$FLOOR" \
     -p pam_duo -p login_duo -p duo-check >&2
-out=target/x86_64-unknown-linux-gnu/release
+out=$target/x86_64-unknown-linux-gnu/release
 for f in libpam_duo.so login_duo duo-check; do
     [ -f "$out/$f" ] || { echo "build-floor: $out/$f was not built" >&2; exit 1; }
 done
