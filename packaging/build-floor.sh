@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build pam_duo.so, login_duo and duo-check for glibc 2.17 and later (x86_64), the binaries the .deb and
-# .rpm ship: `cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.17`. Zig links
+# Build pam_duo.so, login_duo and duo-check for glibc 2.17 and later (x86_64), the binaries
+# the .deb and .rpm ship: `cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.17`. Zig links
 # against its own glibc 2.17 symbol stubs, so the result runs on RHEL/CentOS 7, Amazon Linux 2,
 # Debian 8+ and Ubuntu 14.04+ as well as on this machine; no container, no old sysroot.
 #
@@ -8,10 +8,11 @@
 # PyPI wheel) and `cargo-zigbuild` (a prebuilt wheel of the crates.io tool: nothing to compile),
 # in $DUO_ZIG_VENV (default ~/.cache/duo-unix-rs/zig-venv).
 #
-# libpam: the module links against the runtime soname libpam.so.0. Zig searches no system
-# library directory when it targets an explicit glibc, so target/floor-link holds one symlink,
-# libpam.so -> this machine's libpam.so.0, and nothing else; the module then needs only
-# libpam's LIBPAM_1.0 symbols (present in every Linux-PAM since 0.99).
+# libpam: Zig searches no system library directory when it targets an explicit glibc. The
+# module's build script (build-support/libpam_link.rs) puts a libpam.so symlink to this
+# machine's libpam.so.0 in its own search directory, so -lpam resolves there and the module
+# records the runtime soname libpam.so.0 and needs only libpam's LIBPAM_1.0 symbols (present
+# in every Linux-PAM since 0.99).
 #
 # Prints the directory holding the two binaries (target/x86_64-unknown-linux-gnu/release, or
 # under $CARGO_TARGET_DIR).
@@ -38,23 +39,11 @@ if ! tools_ok; then
     tools_ok || { echo "build-floor: the zig toolchain does not run after installing it" >&2; exit 1; }
 fi
 
-libpam=
-for d in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib64 /lib64; do
-    if [ -e "$d/libpam.so.0" ]; then
-        libpam=$d/libpam.so.0
-        break
-    fi
-done
-[ -n "$libpam" ] || { echo "build-floor: libpam.so.0 not found (apt install libpam0g)" >&2; exit 1; }
 target=${CARGO_TARGET_DIR:-target}
-link=$(realpath -m "$target/floor-link")
-mkdir -p "$link"
-ln -sfn "$libpam" "$link/libpam.so"
 
 # cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's.
-PATH=$venv/bin:$PATH RUSTFLAGS="${RUSTFLAGS:-} -L native=$link" \
-    "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target "x86_64-unknown-linux-gnu.$FLOOR" \
-    -p pam_duo -p login_duo -p duo-check >&2
+PATH=$venv/bin:$PATH "$venv/bin/cargo-zigbuild" zigbuild --quiet --release \
+    --target "x86_64-unknown-linux-gnu.$FLOOR" -p pam_duo -p login_duo -p duo-check >&2
 out=$target/x86_64-unknown-linux-gnu/release
 for f in libpam_duo.so login_duo duo-check; do
     [ -f "$out/$f" ] || { echo "build-floor: $out/$f was not built" >&2; exit 1; }
