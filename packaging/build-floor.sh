@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build pam_duo.so, login_duo and duo-check for glibc 2.17 and later (x86_64), the binaries
-# the .deb and .rpm ship: `cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.17`. Zig links
-# against its own glibc 2.17 symbol stubs, so the result runs on RHEL/CentOS 7, Amazon Linux 2,
-# Debian 8+ and Ubuntu 14.04+ as well as on this machine; no container, no old sysroot.
+# the .deb and .rpm ship: `cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.17`.
+# Zig links against its own glibc 2.17 symbol stubs, so the result runs on RHEL/CentOS 7,
+# Amazon Linux 2, Debian 8+ and Ubuntu 14.04+ as well as on this machine; no container, no old
+# sysroot.
 #
 # Setup (quiet when already done): a Python venv with pinned `ziglang` (Zig's toolchain as a
 # PyPI wheel) and `cargo-zigbuild` (a prebuilt wheel of the crates.io tool: nothing to compile),
@@ -14,7 +15,7 @@
 # records the runtime soname libpam.so.0 and needs only libpam's LIBPAM_1.0 symbols (present
 # in every Linux-PAM since 0.99).
 #
-# Prints the directory holding the two binaries (target/x86_64-unknown-linux-gnu/release, or
+# Prints the directory holding the three binaries (target/x86_64-unknown-linux-gnu/release, or
 # under $CARGO_TARGET_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."

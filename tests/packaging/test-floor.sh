@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The glibc 2.17 floor of the packaged binaries, checked two ways:
-#   1. by reading them: for login_duo and pam_duo.so out of the .deb and out of the .rpm, the
-#      highest GLIBC_ symbol version needed is at most 2.17, the libraries needed are only libc,
-#      libpam (the module), libdl/libpthread/librt/libm, libgcc_s and the dynamic loader, and
-#      the hardening holds (readelf): module with BIND_NOW and NODELETE, login_duo a full-RELRO
-#      PIE; both with RELRO, a non-executable stack, no TEXTREL, no RPATH/RUNPATH;
+#   1. by reading them: for pam_duo.so, login_duo and duo-check out of the .deb and out of the
+#      .rpm, the highest GLIBC_ symbol version needed is at most 2.17, the libraries needed are
+#      only libc, libpam (the module), libdl/libpthread/librt/libm, libgcc_s and the dynamic
+#      loader, and the hardening holds (readelf): module with BIND_NOW and NODELETE, login_duo
+#      and duo-check full-RELRO PIEs; all with RELRO, a non-executable stack, no TEXTREL, no
+#      RPATH/RUNPATH;
 #   2. by running them in an older userland: a Debian $FLOOR_SUITE (glibc 2.31, older than the
 #      2.34 today's native build needs) made by debootstrap, without a merged /usr as on
 #      upgraded and older systems. The .deb is installed there with dpkg; the packaged login_duo
 #      (setuid, run as an ordinary user) and pam_duo.so through pamtester each complete a login
 #      against mockduo running on this host's 127.0.0.1, and each denies a user whose push is
-#      denied. The tree is cached as $FLOOR_CACHE/$FLOOR_SUITE.tar (first run: debootstrap
+#      denied; the packaged duo-check runs there and verifies the keys with the mock. The tree is cached as $FLOOR_CACHE/$FLOOR_SUITE.tar (first run: debootstrap
 #      downloads about 45 MB); /proc is mounted only inside a private mount namespace.
 #
 # Sourced by test-packages.sh (which defines ok/bad/check and $work, then calls
@@ -22,7 +23,7 @@ FLOOR_GLIBC=2.17
 FLOOR_SUITE=${DUO_FLOOR_SUITE:-bullseye}
 FLOOR_MIRROR=${DUO_FLOOR_MIRROR:-http://deb.debian.org/debian}
 FLOOR_CACHE=${DUO_FLOOR_CACHE:-/var/cache/duo-unix-rs-test}
-# Libraries the binaries may need (login_duo: all but libpam).
+# Libraries the binaries may need (login_duo and duo-check: all but libpam).
 FLOOR_LIBS="libc.so.6 libpam.so.0 libgcc_s.so.1 libdl.so.2 libpthread.so.0 librt.so.1 libm.so.6 ld-linux-x86-64.so.2"
 # libpam's symbol versions in Linux-PAM 1.1.8 (RHEL 7), the oldest libpam of the floor.
 FLOOR_PAM_VERSIONS="LIBPAM_1.0 LIBPAM_EXTENSION_1.0 LIBPAM_EXTENSION_1.1 LIBPAM_EXTENSION_1.1.1 LIBPAM_MODUTIL_1.0 LIBPAM_MODUTIL_1.1 LIBPAM_MODUTIL_1.1.3"
@@ -85,10 +86,10 @@ floor_login_hardening() {
         && [ "$(readelf -p .interp "$1" | sed -n 's/.*\] *//p')" = /lib64/ld-linux-x86-64.so.2 ]
 }
 
-# floor_binary_checks LABEL MODULE LOGIN_DUO
+# floor_binary_checks LABEL MODULE LOGIN_DUO DUO_CHECK
 floor_binary_checks() {
-    local label=$1 module=$2 login=$3 f v
-    for f in "$module" "$login"; do
+    local label=$1 module=$2 login=$3 doctor=$4 f v
+    for f in "$module" "$login" "$doctor"; do
         v=$(floor_glibc "$f")
         check "$label: $(basename "$f") needs at most GLIBC_$FLOOR_GLIBC (highest: GLIBC_${v:-none})" \
             version_le "$v" "$FLOOR_GLIBC"
@@ -105,6 +106,10 @@ floor_binary_checks() {
         floor_module_hardening "$module"
     check "$label: login_duo is a full-RELRO PIE (BIND_NOW, FLAGS_1 PIE) loaded by /lib64/ld-linux-x86-64.so.2" \
         floor_login_hardening "$login"
+    check "$label: duo-check needs only libc, libdl/libpthread/librt/libm, libgcc_s, the loader (no libpam)" \
+        floor_login_links "$doctor"
+    check "$label: duo-check is a full-RELRO PIE loaded by /lib64/ld-linux-x86-64.so.2" \
+        floor_login_hardening "$doctor"
 }
 
 # floor_root_tree DIR: a fresh $FLOOR_SUITE tree in DIR, from the cache, debootstrapped into it
@@ -155,6 +160,9 @@ floor_inside() {
     printf 'auth required pam_duo.so conf=/etc/duo/pam_duo.conf\naccount required pam_permit.so\n' \
         >"$root/etc/pam.d/duo-floor"
     stat -c '%a %U' "$root/usr/sbin/login_duo" >"$root/tmp/floor-mode"
+    # duo-check on the module's config: its network, TLS, clock and key checks talk to the mock.
+    in_root duo-check --conf /etc/duo/pam_duo.conf --json </dev/null >"$root/tmp/floor-check.out" 2>"$root/tmp/floor-check.err"
+    echo $? >"$root/tmp/floor-check.rc"
     for user in alice pushdeny; do
         uid=$(awk -F: -v u="$user" '$1 == u { print $3 }' "$root/etc/passwd")
         gid=$(awk -F: -v u="$user" '$1 == u { print $4 }' "$root/etc/passwd")
@@ -176,6 +184,21 @@ floor_auth_requests() {
         n=$(grep '"path":"/auth/v2/auth"' "$1" | grep '"sig_ok":true' | grep -c "\"$u\"")
         [ "$n" -ge 2 ] || { echo "    $n signed /auth requests for $u"; return 1; }
     done
+}
+
+# floor_doctor_ok RC_FILE JSON_FILE: duo-check exited 0 or 1 (no error) and reported network,
+# tls and credentials checks, all ok.
+floor_doctor_ok() {
+    grep -qx '[01]' "$1" && python3 -c '
+import json, sys
+checks = json.load(open(sys.argv[1]))["checks"]
+need = {"network", "tls", "credentials"}
+seen = {c["check"] for c in checks if c["check"] in need}
+bad = [c for c in checks if c["check"] in need and c["status"] != "ok"]
+for c in bad:
+    print("    duo-check:", c["check"], c["status"], c["finding"])
+sys.exit(0 if seen == need and not bad else 1)
+' "$2"
 }
 
 # floor_chroot_tests DEB: the run in the older userland.
@@ -249,6 +272,8 @@ floor_chroot_tests() {
         sh -c "grep -qx 0 '$root/tmp/floor-pam-alice.rc' && grep -q 'successfully authenticated' '$root/tmp/floor-pam-alice.out'"
     check "$FLOOR_SUITE: pamtester with the packaged pam_duo.so refuses a user whose push is denied" \
         sh -c "! grep -qx 0 '$root/tmp/floor-pam-pushdeny.rc' && ! grep -q 'successfully authenticated' '$root/tmp/floor-pam-pushdeny.out'"
+    check "$FLOOR_SUITE: the packaged duo-check runs and its network, TLS and key checks pass against the mock" \
+        floor_doctor_ok "$root/tmp/floor-check.rc" "$root/tmp/floor-check.out"
     for f in login-alice login-pushdeny pam-alice pam-pushdeny; do
         echo "    $f (exit $(cat "$root/tmp/floor-$f.rc" 2>/dev/null)):"
         sed 's/^/      /' "$root/tmp/floor-$f.out" 2>/dev/null | head -6
@@ -258,7 +283,7 @@ floor_chroot_tests() {
     check "$FLOOR_SUITE: mockduo saw signed /auth requests from both frontends for both users" \
         floor_auth_requests "$work/floor-mock/requests.jsonl"
     if [ -s "$work/floor-inside.log" ]; then sed 's/^/    inside: /' "$work/floor-inside.log" | head -20; fi
-    rm -rf "$root"
+    [ -n "${FLOOR_KEEP:-}" ] || rm -rf "$root"
 }
 
 # floor_tests DEB RPM: everything above.
@@ -268,8 +293,8 @@ floor_tests() {
     mkdir -p "$d" "$r"
     dpkg-deb -x "$deb" "$d"
     cp "$rpm" "$r/pkg.rpm" && (cd "$r" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
-    floor_binary_checks deb "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo"
-    floor_binary_checks rpm "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo"
+    floor_binary_checks deb "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check"
+    floor_binary_checks rpm "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"
     if [ -f target/release/login_duo ]; then
         local v
         v=$(floor_glibc target/release/login_duo)
