@@ -17,7 +17,7 @@
 # Sourced by test-packages.sh (which defines ok/bad/check and $work, then calls
 # floor_tests DEB RPM), or run alone as root: bash tests/packaging/test-floor.sh DEB RPM
 # Settings: DUO_FLOOR_SUITE (bullseye), DUO_FLOOR_MIRROR (http://deb.debian.org/debian),
-# DUO_FLOOR_CACHE (/var/cache/duo-unix-rs-test).
+# DUO_FLOOR_CACHE (/var/cache/duo-unix-rs-test); FLOOR_KEEP=1 keeps the chroot in $work to look at.
 
 FLOOR_GLIBC=2.17
 FLOOR_SUITE=${DUO_FLOOR_SUITE:-bullseye}
