@@ -22,7 +22,7 @@ install -d "$stage/DEBIAN" "$stage/usr/share/pam-configs" "$stage/usr/share/doc/
     "$stage/usr/share/lintian/overrides"
 install -m 0644 packaging/debian/lintian-overrides "$stage/usr/share/lintian/overrides/duo-unix-rs"
 install -m 0644 conf/pam-auth-update/duo "$stage/usr/share/pam-configs/duo"
-install -m 0644 conf/sshd/*.conf conf/sudo/duo "$stage/usr/share/doc/duo-unix-rs/examples/"
+install -m 0644 conf/sshd/*.conf conf/pam.d/* "$stage/usr/share/doc/duo-unix-rs/examples/"
 install -m 0644 packaging/debian/copyright "$stage/usr/share/doc/duo-unix-rs/copyright"
 gzip -9n < packaging/debian/changelog > "$stage/usr/share/doc/duo-unix-rs/changelog.gz"
 chmod 0644 "$stage/usr/share/doc/duo-unix-rs/changelog.gz"

@@ -14,12 +14,11 @@ DUO_BIN_DIR=$bin bash packaging/install.sh "$stage" /usr /usr/lib64/security >/d
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$stage/usr/lib64/security/pam_duo.so" "$stage/usr/sbin/login_duo" \
     "$stage/usr/sbin/duo-check"
-install -d "$stage/usr/share/selinux/devel/duo_unix" "$stage/usr/share/doc/duo-unix-rs"
+install -d "$stage/usr/share/selinux/devel/duo_unix" "$stage/usr/share/doc/duo-unix-rs/examples"
 install -m 0644 packaging/selinux/duo_unix.te packaging/selinux/duo_unix.if \
     packaging/selinux/duo_unix.fc "$stage/usr/share/selinux/devel/duo_unix/"
-install -m 0644 conf/sshd/duo-forcecommand.conf conf/sshd/duo-keyboard-interactive.conf \
-    README.md packaging/debian/copyright "$stage/usr/share/doc/duo-unix-rs/"
-install -m 0644 conf/sudo/duo "$stage/usr/share/doc/duo-unix-rs/sudo-duo"
+install -m 0644 README.md packaging/debian/copyright "$stage/usr/share/doc/duo-unix-rs/"
+install -m 0644 conf/sshd/*.conf conf/pam.d/* "$stage/usr/share/doc/duo-unix-rs/examples/"
 mkdir -p dist
 rpmbuild -bb --quiet \
     --define "_topdir $work/rpmbuild" \

@@ -75,7 +75,9 @@ check "deb: login_duo(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/ma
 check "deb: duo-check 0755 root/root in /usr/sbin" in_deb -rwxr-xr-x root/root /usr/sbin/duo-check
 check "deb: duo-check(8) man page" in_deb -rw-r--r-- root/root /usr/share/man/man8/duo-check.8.gz
 check "deb: pam-auth-update profile" in_deb -rw-r--r-- root/root /usr/share/pam-configs/duo
-check "deb: sshd and sudo snippets" in_deb -rw-r--r-- root/root /usr/share/doc/duo-unix-rs/examples/duo-forcecommand.conf
+for ex in duo-forcecommand.conf duo-keyboard-interactive.conf sshd-key-and-duo sudo-duo; do
+    check "deb: example $ex" in_deb -rw-r--r-- root/root "/usr/share/doc/duo-unix-rs/examples/$ex"
+done
 check "deb: no file is group- or world-writable" \
     awk '$1 ~ /^-/ && (substr($1, 6, 1) == "w" || substr($1, 9, 1) == "w") { exit 1 }' "$work/deb.list"
 check "deb: Depends on libc6 (>= 2.17), libpam0g and libpam-runtime, nothing newer" \
@@ -242,7 +244,7 @@ check "rpm: requires glibc >= 2.17 and no newer glibc" \
     sh -c "grep -qx 'glibc >= 2.17' '$work/rpm.req' && [ \$(grep -c '^glibc' '$work/rpm.req') = 1 ]"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpmfile" 2>/dev/null | awk '$1 ~ /^d/ { print $2 }' | sort >"$work/rpm.dirs"
 check "rpm: owns only its own directories (/etc/duo, its doc and SELinux source directories)" \
-    sh -c "[ \"\$(tr '\n' ' ' <'$work/rpm.dirs')\" = '/etc/duo /usr/share/doc/duo-unix-rs /usr/share/selinux/devel/duo_unix ' ]"
+    sh -c "[ \"\$(tr '\n' ' ' <'$work/rpm.dirs')\" = '/etc/duo /usr/share/doc/duo-unix-rs /usr/share/doc/duo-unix-rs/examples /usr/share/selinux/devel/duo_unix ' ]"
 
 # ---------------------------------------------------------------- glibc floor (both packages)
 floor_tests "$deb" "$rpmfile"

@@ -30,6 +30,16 @@ impl Drop for Server {
 }
 
 fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
+    let stack = format!(
+        "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+        duo_tests::built("libpam_duo.so").display(),
+        conf.display()
+    );
+    start_sshd_with_stack(dir, &stack, auth)
+}
+
+/// Start sshd on loopback with `stack` as its PAM service and `auth` added to its config.
+fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -39,15 +49,7 @@ fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
     let link = dir.join(&name);
     std::os::unix::fs::symlink("/usr/sbin/sshd", &link).expect("symlink sshd");
     let pam_file = PathBuf::from(format!("/etc/pam.d/{name}"));
-    std::fs::write(
-        &pam_file,
-        format!(
-            "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
-            duo_tests::built("libpam_duo.so").display(),
-            conf.display()
-        ),
-    )
-    .expect("pam service");
+    std::fs::write(&pam_file, stack).expect("pam service");
     let key = dir.join("hostkey");
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -178,6 +180,120 @@ fn sshd_keyboard_interactive_with_duo() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A new ed25519 key pair in `dir` (`userkey`, `userkey.pub`), authorised for `users`.
+fn authorize_key(dir: &Path, users: &[&TempUser]) -> PathBuf {
+    let key = dir.join("userkey");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("keygen");
+    assert!(st.success());
+    let pubkey = std::fs::read_to_string(dir.join("userkey.pub")).expect("pub");
+    for u in users {
+        let ssh_dir = PathBuf::from(format!("/home/{}/.ssh", u.name));
+        std::fs::create_dir_all(&ssh_dir).expect("mkdir .ssh");
+        std::fs::write(ssh_dir.join("authorized_keys"), &pubkey).expect("authorized_keys");
+        std::os::unix::fs::chown(&ssh_dir, Some(u.uid), Some(u.gid)).expect("chown");
+        std::os::unix::fs::chown(ssh_dir.join("authorized_keys"), Some(u.uid), Some(u.gid))
+            .expect("chown");
+    }
+    key
+}
+
+/// "A public key, then Duo" with the shipped example PAM stack (conf/pam.d/sshd-key-and-duo)
+/// and sshd snippet: the key is checked, Duo is asked, and no password is ever asked.
+#[test]
+fn sshd_key_then_duo_with_the_shipped_example() {
+    if !duo_tests::need_root() {
+        return;
+    }
+    let m = Mock::start(&[]);
+    let dir = duo_tests::temp_dir("sshd-key-duo");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let conf = m.dir.join("key-duo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+             host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nprompts = 1\nfailmode = secure\n",
+            m.port,
+            m.ca.display()
+        ),
+    )
+    .expect("conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example =
+        std::fs::read_to_string(root.join("conf/pam.d/sshd-key-and-duo")).expect("example");
+    // The example names the module by file name; point it at the built one and its config.
+    let module = format!(
+        "{} conf={}",
+        duo_tests::built("libpam_duo.so").display(),
+        conf.display()
+    );
+    let stack = example.replace("pam_duo.so", &module);
+    assert_ne!(stack, example, "the example names pam_duo.so");
+    let snippet = std::fs::read_to_string(root.join("conf/sshd/duo-keyboard-interactive.conf"))
+        .expect("snippet");
+    let approve = TempUser::create("duoqa", "alice");
+    let deny = TempUser::create("duoqd", "pushdeny");
+    let key = authorize_key(&dir, &[&approve, &deny]);
+    let server = start_sshd_with_stack(
+        &dir,
+        &stack,
+        &format!("PubkeyAuthentication yes\n{snippet}"),
+    );
+    let t = Duration::from_secs(30);
+    let ssh_key = |user: &str, marker: &str| {
+        let mut cmd = Command::new("ssh");
+        cmd.arg("-i").arg(&key).args([
+            "-p",
+            &server.port.to_string(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=publickey,keyboard-interactive",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            "-o",
+            "ConnectTimeout=10",
+            &format!("{user}@127.0.0.1"),
+            "echo",
+            marker,
+        ]);
+        PtyChild::spawn(cmd).expect("spawn ssh")
+    };
+    let mut p = ssh_key(&approve.name, "RAN-key-duo");
+    p.expect("Passcode or option (1-4): ", t).unwrap();
+    p.send("1\n");
+    p.expect("RAN-key-duo", t).unwrap();
+    let status = p.finish(t);
+    assert!(status.is_some_and(|s| s.success()), "{}", p.transcript);
+    assert!(
+        !p.transcript.contains("assword"),
+        "no password asked: {}",
+        p.transcript
+    );
+
+    let mut p = ssh_key(&deny.name, "RAN-key-denied");
+    p.expect("Passcode or option (1-4): ", t).unwrap();
+    p.send("1\n");
+    let status = p.finish(t).expect("ssh exits");
+    assert!(!status.success());
+    assert!(!p.transcript.contains("RAN-key-denied"), "{}", p.transcript);
+    let auths = m
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/auth")
+        .count();
+    assert_eq!(auths, 2, "Duo was asked once per login");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Puts `/etc/duo/login_duo.conf` (and `/etc/duo`) back as they were.
 struct LoginConf {
     saved: Option<Vec<u8>>,
@@ -272,22 +388,7 @@ fn forcecommand(dir: &Path, login: &Path) {
     let approve = TempUser::create("duofa", "alice");
     let deny = TempUser::create("duofd", "pushdeny");
     let outage = TempUser::create("duofo", "503");
-    let key = dir.join("userkey");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("keygen");
-    assert!(st.success());
-    let pubkey = std::fs::read_to_string(dir.join("userkey.pub")).expect("pub");
-    for u in [&approve, &deny, &outage] {
-        let ssh_dir = PathBuf::from(format!("/home/{}/.ssh", u.name));
-        std::fs::create_dir_all(&ssh_dir).expect("mkdir .ssh");
-        std::fs::write(ssh_dir.join("authorized_keys"), &pubkey).expect("authorized_keys");
-        std::os::unix::fs::chown(&ssh_dir, Some(u.uid), Some(u.gid)).expect("chown");
-        std::os::unix::fs::chown(ssh_dir.join("authorized_keys"), Some(u.uid), Some(u.gid))
-            .expect("chown");
-    }
+    let key = authorize_key(dir, &[&approve, &deny, &outage]);
     let server = start_sshd(
         dir,
         &dir.join("unused.conf"),
