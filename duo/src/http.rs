@@ -119,8 +119,8 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
             ))
         })?;
     let mut looked = false;
-    while let Some(wait) = deadline.slice_or_last_look(&mut looked) {
-        match rx.recv_timeout(wait) {
+    while let Some(wait) = deadline.wait_or_last_look(&mut looked) {
+        match rx.recv_timeout(wait.slice) {
             Ok(r) => {
                 let _ = worker.join();
                 return r.map_err(|e| match e {
@@ -158,10 +158,10 @@ fn tcp(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<TcpStream, Open
         };
         let mut looked = false;
         let result = loop {
-            let Some(wait) = this.slice_or_last_look(&mut looked) else {
+            let Some(wait) = this.wait_or_last_look(&mut looked) else {
                 break None;
             };
-            match pending.wait(wait) {
+            match pending.wait(wait.slice) {
                 Ok(Ok(s)) => break Some(Ok(s)),
                 Ok(Err(again)) => pending = again,
                 Err(e) => break Some(Err(e)),
@@ -229,10 +229,10 @@ impl Conn {
             .map_err(|e| OpenError::Local(format!("TLS set-up failed: {e}")))?;
         let mut looked = false;
         while conn.is_handshaking() {
-            let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+            let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
                 return Err(OpenError::net("SSL handshake timed out", true));
             };
-            set_slice(&sock, wait).map_err(|e| OpenError::Local(crate::sys::strerror(&e)))?;
+            set_slice(&sock, wait.slice).map_err(|e| OpenError::Local(crate::sys::strerror(&e)))?;
             match conn.complete_io(&mut sock) {
                 Ok(_) => {}
                 // rustls keeps its state across a timed-out read: wait for the next slice.
@@ -260,10 +260,17 @@ impl Conn {
             std::io::ErrorKind::UnexpectedEof => "Connection closed".to_string(),
             _ => crate::sys::strerror(&e),
         };
-        let first = deadline.slice().unwrap_or(crate::deadline::LAST_LOOK);
-        set_slice(self.tls.get_ref(), first).map_err(io)?;
-        self.tls.write_all(request).map_err(io)?;
-        self.tls.flush().map_err(io)?;
+        {
+            // Sending a small request does not block unless the peer stopped reading; it is
+            // charged like any other wait.
+            let wait = deadline.wait();
+            let slice = wait
+                .as_ref()
+                .map_or(crate::deadline::LAST_LOOK, |w| w.slice);
+            set_slice(self.tls.get_ref(), slice).map_err(io)?;
+            self.tls.write_all(request).map_err(io)?;
+            self.tls.flush().map_err(io)?;
+        }
         let head_end = loop {
             if let Some(i) = find(&self.buf, b"\r\n\r\n") {
                 break i + 4;
@@ -325,10 +332,10 @@ impl Conn {
         let mut looked = false;
         let mut chunk = [0u8; 8192];
         loop {
-            let Some(slice) = wait.slice_or_last_look(&mut looked) else {
+            let Some(slice) = wait.wait_or_last_look(&mut looked) else {
                 return Err(std::io::ErrorKind::TimedOut.into());
             };
-            set_slice(self.tls.get_ref(), slice)?;
+            set_slice(self.tls.get_ref(), slice.slice)?;
             match self.tls.read(&mut chunk) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
@@ -493,10 +500,10 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<Tcp
     let mut looked = false;
     let mut sent = 0;
     while sent < req.len() {
-        let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+        let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
             return Err(OpenError::net("Proxy connection timed out", true));
         };
-        set_slice(&s, wait).map_err(io_err)?;
+        set_slice(&s, wait.slice).map_err(io_err)?;
         match s.write(&req.as_bytes()[sent..]) {
             Ok(0) => return Err(OpenError::net("Proxy connection timed out", true)),
             Ok(n) => sent += n,
@@ -509,10 +516,10 @@ fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<Tcp
     let mut looked = false;
     // Byte by byte, so nothing of the TLS stream that follows is consumed.
     while find(&reply, b"\r\n\r\n").is_none() && reply.len() < 4096 {
-        let Some(wait) = deadline.slice_or_last_look(&mut looked) else {
+        let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
             return Err(OpenError::net("Proxy connection timed out", true));
         };
-        set_slice(&s, wait).map_err(io_err)?;
+        set_slice(&s, wait.slice).map_err(io_err)?;
         match s.read(&mut byte) {
             Ok(0) => break,
             Ok(_) => reply.push(byte[0]),
