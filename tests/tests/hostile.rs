@@ -682,6 +682,14 @@ impl Sandbox {
     }
 }
 
+/// Print one line for the row (with `HOSTILE_VERBOSE` set, everything it did).
+fn show(row: &str, o: &Outcome, note: &str) {
+    println!("{row}: {} {} {note}", o.how(), o.verdict());
+    if std::env::var_os("HOSTILE_VERBOSE").is_some() {
+        println!("  {}", o.dump());
+    }
+}
+
 /// Failures collected across the rows of one test.
 #[derive(Default)]
 struct Report(Vec<String>);
@@ -867,7 +875,7 @@ fn environment_changes_nothing(front: Front) {
                 "{front:?} {name}, {} mock",
                 if denies { "denying" } else { "allowing" }
             );
-            println!("{row}: {} {}", o.how(), o.verdict());
+            show(&row, &o, "");
             if denies {
                 expect_server_deny(&mut rep, &sb, &row, &front, &o);
             } else {
@@ -908,15 +916,36 @@ fn resource_limits_deny(front: Front) {
     rows.extend([0, 1, 2, 3, 8].iter().map(|n| format!("--nproc={n}")));
     rows.extend((3..=16).map(|n| format!("--nofile={n}")));
     rows.extend(
-        [1u64, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384]
+        [
+            1u64, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 20, 24, 32, 48, 64, 96, 128, 256, 384,
+        ]
+        .iter()
+        .map(|m| format!("--as={}", m << 20)),
+    );
+    // Private writable mappings (thread stacks among them) count against RLIMIT_DATA.
+    rows.extend(
+        [1u64, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64]
             .iter()
-            .map(|m| format!("--as={}", m << 20)),
+            .map(|m| format!("--data={}", m << 20)),
+    );
+    rows.extend(
+        [
+            "--stack=16384",
+            "--stack=65536",
+            "--stack=unlimited",
+            "--fsize=0",
+            "--memlock=0",
+            "--sigpending=0",
+            "--msgqueue=0",
+            "--core=0",
+        ]
+        .map(String::from),
     );
     sb.configure(&deny, "");
     for l in &rows {
         let o = sb.run(&Run::new(front.clone()).limit(l));
         let row = format!("{front:?} {l}");
-        println!("{row}: {} {}", o.how(), o.verdict());
+        show(&row, &o, "");
         expect_denied(&mut rep, &sb, &row, &front, &o);
         if front == Front::Login && l == "--nproc=0" {
             // The privsep child cannot start a thread (or login_duo cannot fork): a local
@@ -944,7 +973,7 @@ fn resource_limits_deny(front: Front) {
                 "{front:?} {l}, {} mock",
                 if denies { "denying" } else { "allowing" }
             );
-            println!("{row}: {} {}", o.how(), o.verdict());
+            show(&row, &o, "");
             if denies {
                 expect_server_deny(&mut rep, &sb, &row, &front, &o);
             } else {
@@ -1145,7 +1174,7 @@ fn stopped_rows(front: Front) {
             }
         }
         let o = sb.finish(running);
-        println!("{row}: {} {} ({note})", o.how(), o.verdict());
+        show(&row, &o, &note);
         if scenario == "pushdeny" {
             expect_server_deny(&mut rep, &sb, &row, &front, &o);
         } else {
@@ -1228,7 +1257,7 @@ fn logs_cannot_be_forged() {
             }
             let o = sb.run(&r);
             let row = format!("login_duo -h #{i} debug={debug}");
-            println!("{row}: {} {}", o.how(), o.verdict());
+            show(&row, &o, "");
             expect_denied(&mut rep, &sb, &row, &login, &o);
             check_forging(&mut rep, &row, &o, true);
         }
@@ -1246,7 +1275,7 @@ fn logs_cannot_be_forged() {
             }
             let o = sb.run(&r);
             let row = format!("login_duo SSH_CONNECTION #{i} debug={debug}");
-            println!("{row}: {} {}", o.how(), o.verdict());
+            show(&row, &o, "");
             expect_denied(&mut rep, &sb, &row, &login, &o);
             check_forging(&mut rep, &row, &o, true);
         }
@@ -1264,7 +1293,7 @@ fn logs_cannot_be_forged() {
         }
         let o = sb.run(&r);
         let row = format!("login_duo -f as root, debug={debug}");
-        println!("{row}: {} {}", o.how(), o.verdict());
+        show(&row, &o, "");
         expect_denied(&mut rep, &sb, &row, &login, &o);
         check_forging(&mut rep, &row, &o, true);
     }
@@ -1278,7 +1307,7 @@ fn logs_cannot_be_forged() {
             .arg("192.0.2.9"),
     );
     let row = "login_duo with argv[0] = \"evil\\nFORGED-TAG\"";
-    println!("{row}: {} {}", o.how(), o.verdict());
+    show(&row, &o, "");
     expect_denied(&mut rep, &sb, row, &login, &o);
     check_forging(&mut rep, row, &o, false);
     rep.check(!o.syslog.is_empty(), row, "nothing reached syslog", &o);
@@ -1331,7 +1360,7 @@ fn logs_cannot_be_forged() {
                 "pam_duo via libpam, user {:?}, debug={debug}",
                 String::from_utf8_lossy(user)
             );
-            println!("{row}: {} {}", o.how(), o.verdict());
+            show(&row, &o, "");
             rep.check(
                 !o.allowed(&Front::Pam, ""),
                 &row,
@@ -1365,7 +1394,7 @@ fn logs_cannot_be_forged() {
     sb.passwd_with(&entry);
     let o = sb.run(&Run::new(su.clone()));
     let row = "su by a caller named \"h\\rFORGED-NAME\\e[1m\\x7f\"";
-    println!("{row}: {} {}", o.how(), o.verdict());
+    show(&row, &o, "");
     expect_denied(&mut rep, &sb, row, &su, &o);
     check_forging(&mut rep, row, &o, true);
     for l in o
@@ -1398,7 +1427,7 @@ fn logs_cannot_be_forged() {
         }
         let o = sb.run(&Run::new(su.clone()));
         let row = format!("su with a GECOS full of controls, send_gecos, debug={debug}");
-        println!("{row}: {} {}", o.how(), o.verdict());
+        show(&row, &o, "");
         expect_denied(&mut rep, &sb, &row, &su, &o);
         check_forging(&mut rep, &row, &o, true);
     }
@@ -1444,10 +1473,10 @@ fn bytes_stay_bytes() {
             .env("SSH_ORIGINAL_COMMAND", bytes(cmd)),
     );
     let row = "non-UTF-8 SSH_ORIGINAL_COMMAND, allowing mock";
-    println!(
-        "{row}: {} {:?}",
-        o.how(),
-        String::from_utf8_lossy(&o.stdout)
+    show(
+        row,
+        &o,
+        &format!("stdout {:?}", String::from_utf8_lossy(&o.stdout)),
     );
     rep.check(
         o.status.success() && o.stdout == b"MARK-\xff\xfe\xc3A-END\n",
@@ -1462,7 +1491,7 @@ fn bytes_stay_bytes() {
             .env("SSH_ORIGINAL_COMMAND", bytes(cmd)),
     );
     let row = "non-UTF-8 SSH_ORIGINAL_COMMAND, denying mock";
-    println!("{row}: {} {}", o.how(), o.verdict());
+    show(&row, &o, "");
     rep.check(
         o.status.code() == Some(1) && o.stdout.is_empty(),
         row,
@@ -1475,10 +1504,10 @@ fn bytes_stay_bytes() {
     sb.configure(&allow, "");
     let o = sb.run(&Run::new(login.clone()).command(vec![os("echo"), bytes(b"MARK-\xff-END")]));
     let row = "non-UTF-8 command argument";
-    println!(
-        "{row}: {} {:?}",
-        o.how(),
-        String::from_utf8_lossy(&o.stdout)
+    show(
+        row,
+        &o,
+        &format!("stdout {:?}", String::from_utf8_lossy(&o.stdout)),
     );
     expect_clean_exit(&mut rep, row, &o);
     if o.status.code() == Some(0) {
@@ -1509,7 +1538,7 @@ fn bytes_stay_bytes() {
         ),
     ] {
         let o = sb.run(&r);
-        println!("{name}: {} {}", o.how(), o.verdict());
+        show(name, &o, "");
         expect_clean_exit(&mut rep, name, &o);
         if o.status.code() == Some(0) {
             rep.check(
@@ -1544,7 +1573,7 @@ fn ownership_is_trust() {
         sb.configure(&allow, "");
         let o = sb.run(&Run::new(front.clone()));
         let row = format!("{front:?}, config owned as required");
-        println!("{row}: {} {}", o.how(), o.verdict());
+        show(&row, &o, "");
         expect_server_allow(&mut rep, &sb, &row, &front, &o);
     }
     // A 0600 config owned by someone else is not trusted, whatever it says.
@@ -1568,7 +1597,7 @@ fn ownership_is_trust() {
         }
         let o = sb.run(&r);
         let row = format!("{front:?}, {file} owned by {who}");
-        println!("{row}: {} {}", o.how(), o.verdict());
+        show(&row, &o, "");
         expect_denied(&mut rep, &sb, &row, &front, &o);
         rep.check(
             allow.requests().len() == before,
@@ -1596,7 +1625,7 @@ fn ownership_is_trust() {
     let before = allow.requests().len();
     let o = sb.run(&Run::new(Front::Login));
     let row = "login_duo with a privsep user of uid 0";
-    println!("{row}: {} {}", o.how(), o.verdict());
+    show(&row, &o, "");
     rep.check(
         o.status.code() == Some(1) && !o.allowed(&Front::Login, &sb.marker),
         row,
