@@ -126,16 +126,28 @@ fn stat_fields(pid: u32) -> Vec<String> {
 }
 
 fn children_of(pid: u32) -> Vec<u32> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if stat_fields(p).get(1).and_then(|x| x.parse::<u32>().ok()) == Some(pid) {
-            v.push(p);
-        }
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+        .collect();
+    let is_child = |p: &u32| stat_fields(*p).get(1).and_then(|x| x.parse().ok()) == Some(pid);
+    // Children usually have higher numbers: look there first (fast), then everywhere (after
+    // the pid counter wrapped).
+    let v: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| *p > pid)
+        .filter(is_child)
+        .collect();
+    if !v.is_empty() {
+        return v;
     }
-    v
+    pids.into_iter()
+        .filter(|p| *p < pid)
+        .filter(is_child)
+        .collect()
 }
 
 /// `pid` and all its descendants, parents first.
@@ -209,6 +221,36 @@ fn rx_queued(pid: u32) -> u64 {
         }
     }
     total
+}
+
+/// Remote ports of the TCP sockets `pid` holds.
+fn tcp_peers(pid: u32) -> Vec<u16> {
+    let mut inodes = HashSet::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(l) = std::fs::read_link(e.path()) {
+            let l = l.to_string_lossy().into_owned();
+            if let Some(n) = l.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                inodes.insert(n.to_string());
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let t = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in t.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && inodes.contains(f[9]) {
+                if let Some((_, port)) = f[2].rsplit_once(':') {
+                    ports.extend(u16::from_str_radix(port, 16).ok());
+                }
+            }
+        }
+    }
+    ports
 }
 
 /// A spawned run whose outputs are being collected.
@@ -1070,10 +1112,16 @@ fn nxdomain(q: &[u8]) -> Option<Vec<u8>> {
 /// When a SIGSTOP row stops the process.
 #[derive(Clone, Copy, Debug)]
 enum Moment {
-    /// As soon as the Duo code is there (module loaded / auth child forked).
+    /// Never stopped (control rows: each delay the other rows use fits the budget).
+    Never,
+    /// As soon as the Duo code is there (module loaded / auth child forked): whatever it is
+    /// doing then (the row's note says whether it was connected yet).
     Start,
     /// During the name lookup of the Duo host (DNS answers after 300 ms, while stopped).
     Lookup,
+    /// Connected, in the TLS handshake: the server starts it 1.5 s after accepting (while
+    /// stopped).
+    Handshake,
     /// During `/auth/v2/ping`, which the server answers after 1.5 s (while stopped).
     Ping,
     /// Right after preauth was sent; the server answers 300 ms later, into the stopped
@@ -1087,25 +1135,30 @@ fn stopped_rows(front: Front) {
     let sb = Sandbox::new("hostile-stop");
     let mut rep = Report::default();
     let timeout = format!("https_timeout = {STOP_TIMEOUT}");
-    let rows = [
-        (Moment::Start, "pushdeny"),
-        (Moment::Lookup, "pushdeny"),
-        (Moment::Ping, "pushdeny"),
-        (Moment::ReplyWaiting, "pushdeny"),
-        (Moment::Preauth, "pushdeny"),
-        (Moment::Lookup, "alice"),
-        (Moment::Ping, "alice"),
-        (Moment::ReplyWaiting, "alice"),
+    let tls = "tls=1500";
+    let ping = "/auth/v2/ping=1500";
+    let preauth_soon = "/auth/v2/preauth=300";
+    let preauth = "/auth/v2/preauth=1500";
+    // Moment, mock scenario, mock delays.
+    let rows: [(Moment, &str, &[&str]); 14] = [
+        (Moment::Never, "pushdeny", &[tls]),
+        (Moment::Never, "pushdeny", &[ping]),
+        (Moment::Never, "pushdeny", &[preauth]),
+        (Moment::Start, "pushdeny", &[]),
+        (Moment::Lookup, "pushdeny", &[]),
+        (Moment::Handshake, "pushdeny", &[tls]),
+        (Moment::Ping, "pushdeny", &[ping]),
+        (Moment::ReplyWaiting, "pushdeny", &[preauth_soon]),
+        (Moment::Preauth, "pushdeny", &[preauth]),
+        (Moment::Start, "alice", &[]),
+        (Moment::Lookup, "alice", &[]),
+        (Moment::Handshake, "alice", &[tls]),
+        (Moment::Ping, "alice", &[ping]),
+        (Moment::ReplyWaiting, "alice", &[preauth_soon]),
     ];
-    for (moment, scenario) in rows {
-        let delay = match moment {
-            Moment::Ping => Some("/auth/v2/ping=1500"),
-            Moment::ReplyWaiting => Some("/auth/v2/preauth=300"),
-            Moment::Preauth => Some("/auth/v2/preauth=1500"),
-            _ => None,
-        };
+    for (moment, scenario, delays) in rows {
         let mut args = vec!["--scenario", scenario];
-        if let Some(d) = delay {
+        for d in delays {
             args.extend(["--delay", d]);
         }
         let mock = Mock::start(&args);
@@ -1115,13 +1168,13 @@ fn stopped_rows(front: Front) {
             sb.dns_first(d.addr);
             d
         });
-        let row = format!("{front:?} stopped at {moment:?}, {scenario}");
+        let row = format!("{front:?} stopped at {moment:?}, {scenario}, delays {delays:?}");
         let running = sb.start(&Run::new(front.clone()));
         let pid = running.pid();
         let end = Instant::now() + Duration::from_secs(20);
         let mut target = None;
         let mut due = false;
-        while target.is_none() && Instant::now() < end {
+        while target.is_none() && Instant::now() < end && !matches!(moment, Moment::Never) {
             let duo_side = match front {
                 Front::Su => {
                     let maps =
@@ -1133,8 +1186,9 @@ fn stopped_rows(front: Front) {
                     .find(|c| uid_of(*c) == Some(sb.sshd.0)),
             };
             due |= match moment {
-                Moment::Start => true,
+                Moment::Start | Moment::Never => true,
                 Moment::Lookup => dns.as_ref().is_some_and(|d| d.queries.try_recv().is_ok()),
+                Moment::Handshake => duo_side.is_some_and(|t| tcp_peers(t).contains(&mock.port)),
                 Moment::Ping => mock.requests().iter().any(|r| r["path"] == "/auth/v2/ping"),
                 Moment::ReplyWaiting | Moment::Preauth => mock
                     .requests()
@@ -1148,6 +1202,7 @@ fn stopped_rows(front: Front) {
         }
         let mut note = String::new();
         match target {
+            None if matches!(moment, Moment::Never) => {}
             None => rep.fail(&row, "the moment to stop never came (set-up problem)"),
             Some(t) => {
                 if matches!(moment, Moment::Ping | Moment::Preauth) {
@@ -1157,12 +1212,16 @@ fn stopped_rows(front: Front) {
                 if !wait_stopped(t) {
                     rep.fail(&row, "the process did not stop");
                 }
+                let connected = tcp_peers(t).contains(&mock.port);
                 std::thread::sleep(STOP_FOR);
                 let queued = rx_queued(t);
-                note = format!("{queued} bytes waiting in its sockets before SIGCONT");
+                note = format!(
+                    "(connected when stopped: {connected}; {queued} bytes waiting in its \
+                     sockets before SIGCONT)"
+                );
                 if matches!(
                     moment,
-                    Moment::ReplyWaiting | Moment::Ping | Moment::Preauth
+                    Moment::Handshake | Moment::ReplyWaiting | Moment::Ping | Moment::Preauth
                 ) && queued == 0
                 {
                     rep.fail(

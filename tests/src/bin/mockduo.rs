@@ -43,7 +43,8 @@
 //!
 //! `--scenario NAME`: every request is answered as if its username were NAME (the record keeps
 //! the real one), so a test can give any local user a scenario. `--delay PATH=MS`: requests to
-//! PATH (e.g. `/auth/v2/ping`) are recorded at once and answered MS milliseconds later.
+//! PATH (e.g. `/auth/v2/ping`) are recorded at once and answered MS milliseconds later;
+//! `--delay tls=MS` waits that long after accepting a connection before the TLS handshake.
 //!
 //! Each record line also carries `conn`, a number per TCP connection, so tests can check
 //! keep-alive.
@@ -290,6 +291,9 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
     let Ok(conn) = ServerConnection::new(config) else {
         return;
     };
+    if let Some((_, ms)) = state.delays.iter().find(|(p, _)| p == "tls") {
+        std::thread::sleep(Duration::from_millis(*ms));
+    }
     let tls = StreamOwned::new(conn, stream);
     let mut reader = std::io::BufReader::new(tls);
     let conn_id = state.next_conn.fetch_add(1, Ordering::Relaxed);
