@@ -1129,38 +1129,43 @@ enum Moment {
     ReplyWaiting,
     /// During `/auth/v2/preauth`, which the server answers after 1.5 s.
     Preauth,
+    /// Right after ping was sent; the server answers 300 ms later and closes the idle
+    /// keep-alive connection 1 s after that, all while the process is stopped.
+    IdleClosed,
 }
 
 fn stopped_rows(front: Front) {
     let sb = Sandbox::new("hostile-stop");
     let mut rep = Report::default();
     let timeout = format!("https_timeout = {STOP_TIMEOUT}");
-    let tls = "tls=1500";
-    let ping = "/auth/v2/ping=1500";
-    let preauth_soon = "/auth/v2/preauth=300";
-    let preauth = "/auth/v2/preauth=1500";
-    // Moment, mock scenario, mock delays.
-    let rows: [(Moment, &str, &[&str]); 14] = [
-        (Moment::Never, "pushdeny", &[tls]),
-        (Moment::Never, "pushdeny", &[ping]),
-        (Moment::Never, "pushdeny", &[preauth]),
+    let tls: &[&str] = &["--delay", "tls=1500"];
+    let ping: &[&str] = &["--delay", "/auth/v2/ping=1500"];
+    let preauth_soon: &[&str] = &["--delay", "/auth/v2/preauth=300"];
+    let preauth: &[&str] = &["--delay", "/auth/v2/preauth=1500"];
+    let closes: &[&str] = &["--delay", "/auth/v2/ping=300", "--idle-close", "1000"];
+    // Moment, mock scenario, more mock options.
+    let rows: [(Moment, &str, &[&str]); 17] = [
+        (Moment::Never, "pushdeny", tls),
+        (Moment::Never, "pushdeny", ping),
+        (Moment::Never, "pushdeny", preauth),
+        (Moment::Never, "pushdeny", closes),
         (Moment::Start, "pushdeny", &[]),
         (Moment::Lookup, "pushdeny", &[]),
-        (Moment::Handshake, "pushdeny", &[tls]),
-        (Moment::Ping, "pushdeny", &[ping]),
-        (Moment::ReplyWaiting, "pushdeny", &[preauth_soon]),
-        (Moment::Preauth, "pushdeny", &[preauth]),
+        (Moment::Handshake, "pushdeny", tls),
+        (Moment::Ping, "pushdeny", ping),
+        (Moment::ReplyWaiting, "pushdeny", preauth_soon),
+        (Moment::Preauth, "pushdeny", preauth),
+        (Moment::IdleClosed, "pushdeny", closes),
         (Moment::Start, "alice", &[]),
         (Moment::Lookup, "alice", &[]),
-        (Moment::Handshake, "alice", &[tls]),
-        (Moment::Ping, "alice", &[ping]),
-        (Moment::ReplyWaiting, "alice", &[preauth_soon]),
+        (Moment::Handshake, "alice", tls),
+        (Moment::Ping, "alice", ping),
+        (Moment::ReplyWaiting, "alice", preauth_soon),
+        (Moment::IdleClosed, "alice", closes),
     ];
-    for (moment, scenario, delays) in rows {
+    for (moment, scenario, more) in rows {
         let mut args = vec!["--scenario", scenario];
-        for d in delays {
-            args.extend(["--delay", d]);
-        }
+        args.extend(more);
         let mock = Mock::start(&args);
         sb.configure(&mock, &timeout);
         let dns = matches!(moment, Moment::Lookup).then(|| {
@@ -1168,7 +1173,7 @@ fn stopped_rows(front: Front) {
             sb.dns_first(d.addr);
             d
         });
-        let row = format!("{front:?} stopped at {moment:?}, {scenario}, delays {delays:?}");
+        let row = format!("{front:?} stopped at {moment:?}, {scenario}, mock {more:?}");
         let running = sb.start(&Run::new(front.clone()));
         let pid = running.pid();
         let end = Instant::now() + Duration::from_secs(20);
@@ -1189,7 +1194,9 @@ fn stopped_rows(front: Front) {
                 Moment::Start | Moment::Never => true,
                 Moment::Lookup => dns.as_ref().is_some_and(|d| d.queries.try_recv().is_ok()),
                 Moment::Handshake => duo_side.is_some_and(|t| tcp_peers(t).contains(&mock.port)),
-                Moment::Ping => mock.requests().iter().any(|r| r["path"] == "/auth/v2/ping"),
+                Moment::Ping | Moment::IdleClosed => {
+                    mock.requests().iter().any(|r| r["path"] == "/auth/v2/ping")
+                }
                 Moment::ReplyWaiting | Moment::Preauth => mock
                     .requests()
                     .iter()
@@ -1221,7 +1228,11 @@ fn stopped_rows(front: Front) {
                 );
                 if matches!(
                     moment,
-                    Moment::Handshake | Moment::ReplyWaiting | Moment::Ping | Moment::Preauth
+                    Moment::Handshake
+                        | Moment::ReplyWaiting
+                        | Moment::Ping
+                        | Moment::Preauth
+                        | Moment::IdleClosed
                 ) && queued == 0
                 {
                     rep.fail(

@@ -2,7 +2,7 @@
 //!
 //! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]
 //!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]
-//!          [--scenario NAME] [--delay PATH=MS]...`
+//!          [--scenario NAME] [--delay PATH=MS]... [--idle-close MS]`
 //!
 //! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
 //! `::1` (`--cert expired`: one that expired in 2020; `--cert expiring`: one that expires in
@@ -45,6 +45,8 @@
 //! the real one), so a test can give any local user a scenario. `--delay PATH=MS`: requests to
 //! PATH (e.g. `/auth/v2/ping`) are recorded at once and answered MS milliseconds later;
 //! `--delay tls=MS` waits that long after accepting a connection before the TLS handshake.
+//! `--idle-close MS`: a connection that brings no (further) request within MS milliseconds is
+//! closed, as a server's keep-alive timeout does.
 //!
 //! Each record line also carries `conn`, a number per TCP connection, so tests can check
 //! keep-alive.
@@ -77,6 +79,8 @@ struct State {
     scenario: Option<String>,
     /// Paths answered late, with their delay in milliseconds (`--delay`).
     delays: Vec<(String, u64)>,
+    /// How long a connection may wait for its next request (`--idle-close`).
+    idle: Duration,
 }
 
 /// How far `X-Duo-Date` may be from the mock's clock under `--clock-offset`.
@@ -105,6 +109,7 @@ fn main() {
     let mut clock_offset = None;
     let mut scenario = None;
     let mut delays = Vec::new();
+    let mut idle = Duration::from_secs(120);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -121,6 +126,13 @@ fn main() {
                 }
             },
             "--scenario" => scenario = args.next(),
+            "--idle-close" => match args.next().map(|ms| ms.parse::<u64>()) {
+                Some(Ok(ms)) => idle = Duration::from_millis(ms),
+                other => {
+                    eprintln!("mockduo: --idle-close MS, not {other:?}");
+                    std::process::exit(2);
+                }
+            },
             "--delay" => {
                 let spec = args.next().unwrap_or_default();
                 match spec.split_once('=').map(|(p, ms)| (p, ms.parse::<u64>())) {
@@ -181,6 +193,7 @@ fn main() {
         clock_offset,
         scenario,
         delays,
+        idle,
     });
     if exit_on_eof {
         std::thread::spawn(|| {
@@ -286,7 +299,7 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
 }
 
 fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = stream.set_read_timeout(Some(state.idle));
     let _ = stream.set_nodelay(true);
     let Ok(conn) = ServerConnection::new(config) else {
         return;
