@@ -346,6 +346,9 @@ struct Run {
     argv0: Option<OsString>,
     /// Run as root instead of the test user.
     as_root: bool,
+    /// A bash snippet run just before the program is exec'd (as the test user, after the
+    /// limits): traps, umask, closed descriptors.
+    pre: Option<String>,
 }
 
 impl Run {
@@ -358,6 +361,7 @@ impl Run {
             command: None,
             argv0: None,
             as_root: false,
+            pre: None,
         }
     }
     fn env(mut self, k: &str, v: impl Into<OsString>) -> Run {
@@ -386,6 +390,10 @@ impl Run {
     }
     fn argv0(mut self, a: impl Into<OsString>) -> Run {
         self.argv0 = Some(a.into());
+        self
+    }
+    fn pre(mut self, snippet: Option<&str>) -> Run {
+        self.pre = snippet.map(String::from);
         self
     }
     fn root(mut self) -> Run {
@@ -589,6 +597,8 @@ impl Sandbox {
         );
         self.write_conf("pam_duo.conf", &body, (0, 0));
         self.write_conf("login_duo.conf", &body, self.sshd);
+        // For login_duo run by root (-c): owned by root.
+        self.write_conf("login_root.conf", &body, (0, 0));
         let stack = format!(
             "auth required {} conf=/etc/duo/pam_duo.conf {pam_args}\nauth required pam_permit.so\n\
              account required pam_permit.so\nsession required pam_permit.so\n\
@@ -662,26 +672,32 @@ impl Sandbox {
         if !r.limits.is_empty() {
             c.arg("prlimit").args(&r.limits).arg("--");
         }
-        if let Some(a0) = &r.argv0 {
-            c.args(["/bin/bash", "-c", "exec -a \"$0\" \"$@\""]).arg(a0);
-        }
+        let mut prog: Vec<OsString> = Vec::new();
         match r.front {
-            Front::Su => {
-                c.args(["su", "-c", "id", "root"]);
-            }
+            Front::Su => prog.extend(["su", "-c", "id", "root"].map(os)),
             Front::Login => {
                 let cmd = r
                     .command
                     .clone()
                     .unwrap_or_else(|| vec![os("echo"), os(&self.marker)]);
-                c.arg(LOGIN).args(&r.args).arg("--").args(cmd);
+                prog.push(os(LOGIN));
+                prog.extend(r.args.iter().cloned());
+                prog.push(os("--"));
+                prog.extend(cmd);
             }
             Front::Pam => {
-                c.arg(duo_tests::built("pamclient"))
-                    .args(["--confdir", "/etc/pam.d", "--service", "duo-hostile"])
-                    .args(&r.args);
+                prog.push(duo_tests::built("pamclient").into_os_string());
+                prog.extend(["--confdir", "/etc/pam.d", "--service", "duo-hostile"].map(os));
+                prog.extend(r.args.iter().cloned());
             }
         }
+        if r.argv0.is_some() || r.pre.is_some() {
+            // bash runs the snippet, then execs the program with the given argv[0].
+            let script = format!("{}\nexec -a \"$0\" \"$@\"", r.pre.as_deref().unwrap_or(":"));
+            c.args(["/bin/bash", "-c", &script])
+                .arg(r.argv0.clone().unwrap_or_else(|| prog[0].clone()));
+        }
+        c.args(prog);
         c.env_clear().env("PATH", PATH);
         for (k, v) in &r.env {
             c.env(k, v);
@@ -811,6 +827,7 @@ fn env_rows(
     keylog: &Path,
     attacker: &Path,
     attacker_dir: &Path,
+    aliases: &Path,
 ) -> Vec<(&'static str, Vec<(OsString, OsString)>)> {
     let dead = format!("http://127.0.0.1:{}", closed_port());
     let v = |pairs: &[(&str, &OsStr)]| -> Vec<(OsString, OsString)> {
@@ -872,6 +889,31 @@ fn env_rows(
                 ("LC_ALL", OsStr::new("tr_TR.UTF-8")),
             ]),
         ),
+        (
+            "resolver variables (RES_OPTIONS, LOCALDOMAIN, HOSTALIASES)",
+            v(&[
+                ("RES_OPTIONS", OsStr::new("ndots:15 timeout:0 attempts:0")),
+                ("LOCALDOMAIN", OsStr::new("invalid")),
+                ("HOSTALIASES", aliases.as_os_str()),
+            ]),
+        ),
+        (
+            "GLIBC_TUNABLES and MALLOC_ variables",
+            v(&[
+                (
+                    "GLIBC_TUNABLES",
+                    OsStr::new(
+                        "glibc.malloc.mmap_max=0:glibc.malloc.arena_max=1:\
+                         glibc.pthread.stack_cache_size=0:glibc.malloc.tcache_count=0:\
+                         glibc.malloc.perturb=255",
+                    ),
+                ),
+                ("MALLOC_ARENA_MAX", OsStr::new("1")),
+                ("MALLOC_MMAP_MAX_", OsStr::new("0")),
+                ("MALLOC_PERTURB_", OsStr::new("255")),
+                ("MALLOC_CHECK_", OsStr::new("3")),
+            ]),
+        ),
         ("TZ=XXX-14", v(&[("TZ", OsStr::new("XXX-14"))])),
         (
             "TZ=Pacific/Kiritimati",
@@ -888,6 +930,28 @@ fn env_rows(
     rows.push(("all of them at once", all));
     rows
 }
+
+/// What an environment row must give.
+#[derive(Clone, Copy, PartialEq)]
+enum Same {
+    /// The verdict and log line it gives without the change.
+    Verdict,
+    /// The same verdict; the log line went nowhere (stderr closed with -d).
+    VerdictNoLog,
+    /// The denying mock still denies; the caller may break its own approved login, as long as
+    /// it says why (exit 1 with a message) and never via failmode.
+    DenyOrClearError,
+}
+
+/// An environment row: name, variables, a bash snippet run before the exec, login_duo
+/// options, expectation.
+type Row = (
+    &'static str,
+    Vec<(OsString, OsString)>,
+    Option<&'static str>,
+    Vec<&'static str>,
+    Same,
+);
 
 fn environment_changes_nothing(front: Front) {
     let sb = Sandbox::new("hostile-env");
@@ -909,25 +973,86 @@ fn environment_changes_nothing(front: Front) {
     let deny = mock_deny();
     let allow = mock_allow();
     let mut rep = Report::default();
-    for (name, vars) in env_rows(&keylog, &attacker, &attacker_dir) {
+    // HOSTALIASES: send "localhost" elsewhere.
+    let aliases = public.join("aliases");
+    std::fs::write(&aliases, "localhost blackhole.invalid\n").expect("aliases");
+    chmod(&aliases, 0o644);
+    let mut rows: Vec<Row> = env_rows(&keylog, &attacker, &attacker_dir, &aliases)
+        .into_iter()
+        .map(|(name, vars)| (name, vars, None, Vec::new(), Same::Verdict))
+        .collect();
+    // What else the caller sets up in its own process before the exec.
+    for (name, pre) in [
+        (
+            "signals ignored (PIPE, HUP, INT, QUIT, TERM, ALRM, TSTP, TTIN, TTOU)",
+            "trap '' PIPE HUP INT QUIT TERM ALRM TSTP TTIN TTOU",
+        ),
+        ("umask 0777", "umask 0777"),
+        (
+            "a deleted working directory",
+            "d=$(mktemp -d) && cd \"$d\" && rmdir \"$d\"",
+        ),
+        ("stdin and stderr closed", "exec 0<&- 2>&-"),
+        ("niceness 19", "renice -n 19 $$ >/dev/null"),
+    ] {
+        rows.push((name, Vec::new(), Some(pre), Vec::new(), Same::Verdict));
+    }
+    // An ignored SIGCHLD is inherited and makes the kernel reap children itself.
+    rows.push((
+        "SIGCHLD ignored",
+        Vec::new(),
+        Some("trap '' CHLD"),
+        Vec::new(),
+        Same::DenyOrClearError,
+    ));
+    if front == Front::Login {
+        rows.push((
+            "stderr closed, with -d",
+            Vec::new(),
+            Some("exec 2>&-"),
+            vec!["-d"],
+            Same::VerdictNoLog,
+        ));
+    }
+    for (name, vars, pre, args, same) in rows {
         for (mock, denies) in [(&deny, true), (&allow, false)] {
             sb.configure(mock, "");
-            let o = sb.run(&Run::new(front.clone()).envs(&vars));
+            let o = sb.run(&Run::new(front.clone()).envs(&vars).pre(pre).args(&args));
             let row = format!(
                 "{front:?} {name}, {} mock",
                 if denies { "denying" } else { "allowing" }
             );
             show(&row, &o, "");
-            if denies {
-                expect_server_deny(&mut rep, &sb, &row, &front, &o);
-            } else {
-                expect_server_allow(&mut rep, &sb, &row, &front, &o);
+            match (same, denies) {
+                (Same::Verdict, true) => expect_server_deny(&mut rep, &sb, &row, &front, &o),
+                (Same::Verdict, false) => expect_server_allow(&mut rep, &sb, &row, &front, &o),
+                (Same::VerdictNoLog, true) | (Same::DenyOrClearError, true) => {
+                    expect_denied(&mut rep, &sb, &row, &front, &o)
+                }
+                (Same::VerdictNoLog, false) => rep.check(
+                    o.allowed(&front, &sb.marker) && o.status.success(),
+                    &row,
+                    "must be allowed (the allowing mock approves)",
+                    &o,
+                ),
+                (Same::DenyOrClearError, false) => {
+                    rep.check(!o.logged("Failsafe"), &row, "logged a Failsafe verdict", &o);
+                    if !o.allowed(&front, &sb.marker) {
+                        rep.check(
+                            o.status.code() == Some(1) && !o.stderr.is_empty(),
+                            &row,
+                            "a broken approved login must exit 1 with a message",
+                            &o,
+                        );
+                    }
+                }
             }
             rep.check(!keylog.exists(), &row, "SSLKEYLOGFILE was written", &o);
             rep.check(
-                !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+                !String::from_utf8_lossy(&o.stderr).contains("panicked")
+                    && o.status.code() != Some(101),
                 &row,
-                "a panic message",
+                "a panic",
                 &o,
             );
         }
@@ -1115,7 +1240,8 @@ enum Moment {
     /// Never stopped (control rows: each delay the other rows use fits the budget).
     Never,
     /// As soon as the Duo code is there (module loaded / auth child forked): whatever it is
-    /// doing then (the row's note says whether it was connected yet).
+    /// doing then (the row's note says whether it was connected yet). The server waits 300 ms
+    /// before the TLS handshake, so that a busy machine still finds the login running.
     Start,
     /// During the name lookup of the Duo host (DNS answers after 300 ms, while stopped).
     Lookup,
@@ -1129,6 +1255,14 @@ enum Moment {
     ReplyWaiting,
     /// During `/auth/v2/preauth`, which the server answers after 1.5 s.
     Preauth,
+    /// From the name lookup on, stopped again and again for 1.3 s (short stops count as
+    /// waiting time) with 50 ms of running in between, until the login ends. The server takes
+    /// 300 ms for ping and for preauth.
+    Stutter,
+    /// Stopped twice for 1.3 s during the name lookup, then left to run: the short stops used
+    /// up most of `https_timeout` before the server, which takes 300 ms for ping and for
+    /// preauth, was even asked.
+    Charged,
     /// Right after ping was sent; the server answers 300 ms later and closes the idle
     /// keep-alive connection 1 s after that, all while the process is stopped.
     IdleClosed,
@@ -1143,33 +1277,51 @@ fn stopped_rows(front: Front) {
     let preauth_soon: &[&str] = &["--delay", "/auth/v2/preauth=300"];
     let preauth: &[&str] = &["--delay", "/auth/v2/preauth=1500"];
     let closes: &[&str] = &["--delay", "/auth/v2/ping=300", "--idle-close", "1000"];
+    let slowish: &[&str] = &[
+        "--delay",
+        "/auth/v2/ping=300",
+        "--delay",
+        "/auth/v2/preauth=300",
+    ];
+    // Keeps a login alive long enough to be found on a loaded machine.
+    let start: &[&str] = &["--delay", "tls=300"];
     // Moment, mock scenario, more mock options.
-    let rows: [(Moment, &str, &[&str]); 17] = [
+    let rows: [(Moment, &str, &[&str]); 22] = [
         (Moment::Never, "pushdeny", tls),
         (Moment::Never, "pushdeny", ping),
         (Moment::Never, "pushdeny", preauth),
         (Moment::Never, "pushdeny", closes),
-        (Moment::Start, "pushdeny", &[]),
+        (Moment::Never, "pushdeny", slowish),
+        (Moment::Start, "pushdeny", start),
         (Moment::Lookup, "pushdeny", &[]),
         (Moment::Handshake, "pushdeny", tls),
         (Moment::Ping, "pushdeny", ping),
         (Moment::ReplyWaiting, "pushdeny", preauth_soon),
         (Moment::Preauth, "pushdeny", preauth),
         (Moment::IdleClosed, "pushdeny", closes),
-        (Moment::Start, "alice", &[]),
+        (Moment::Stutter, "pushdeny", slowish),
+        (Moment::Charged, "pushdeny", slowish),
+        (Moment::Start, "alice", start),
         (Moment::Lookup, "alice", &[]),
         (Moment::Handshake, "alice", tls),
         (Moment::Ping, "alice", ping),
         (Moment::ReplyWaiting, "alice", preauth_soon),
         (Moment::IdleClosed, "alice", closes),
+        (Moment::Stutter, "alice", slowish),
+        (Moment::Charged, "alice", slowish),
     ];
     for (moment, scenario, more) in rows {
         let mut args = vec!["--scenario", scenario];
         args.extend(more);
         let mock = Mock::start(&args);
         sb.configure(&mock, &timeout);
-        let dns = matches!(moment, Moment::Lookup).then(|| {
-            let d = SlowDns::start(Duration::from_millis(300));
+        let dns = matches!(moment, Moment::Lookup | Moment::Stutter | Moment::Charged).then(|| {
+            let lag = if matches!(moment, Moment::Lookup) {
+                300
+            } else {
+                100
+            };
+            let d = SlowDns::start(Duration::from_millis(lag));
             sb.dns_first(d.addr);
             d
         });
@@ -1192,7 +1344,9 @@ fn stopped_rows(front: Front) {
             };
             due |= match moment {
                 Moment::Start | Moment::Never => true,
-                Moment::Lookup => dns.as_ref().is_some_and(|d| d.queries.try_recv().is_ok()),
+                Moment::Lookup | Moment::Stutter | Moment::Charged => {
+                    dns.as_ref().is_some_and(|d| d.queries.try_recv().is_ok())
+                }
                 Moment::Handshake => duo_side.is_some_and(|t| tcp_peers(t).contains(&mock.port)),
                 Moment::Ping | Moment::IdleClosed => {
                     mock.requests().iter().any(|r| r["path"] == "/auth/v2/ping")
@@ -1211,6 +1365,24 @@ fn stopped_rows(front: Front) {
         match target {
             None if matches!(moment, Moment::Never) => {}
             None => rep.fail(&row, "the moment to stop never came (set-up problem)"),
+            Some(t) if matches!(moment, Moment::Stutter | Moment::Charged) => {
+                let cycles = if matches!(moment, Moment::Charged) {
+                    2
+                } else {
+                    40
+                };
+                let mut n = 0;
+                while n < cycles
+                    && !matches!(stat_fields(t).first().map(String::as_str), None | Some("Z"))
+                {
+                    signal(t, libc::SIGSTOP);
+                    std::thread::sleep(Duration::from_millis(1300));
+                    signal(t, libc::SIGCONT);
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(if cycles == 2 { 20 } else { 50 }));
+                }
+                note = format!("({n} stops of 1.3 s)");
+            }
             Some(t) => {
                 if matches!(moment, Moment::Ping | Moment::Preauth) {
                     std::thread::sleep(Duration::from_millis(200));
@@ -1356,7 +1528,7 @@ fn logs_cannot_be_forged() {
         sb.configure(&deny, "");
         let mut r = Run::new(login.clone())
             .root()
-            .args(&["-c", "/etc/duo/login_duo.conf", "-f"])
+            .args(&["-c", "/etc/duo/login_root.conf", "-f"])
             .arg(bytes(b"x\nFORGED-USER\r\x1b]0;t\x07 root"));
         if debug {
             r = r.arg("-d");
