@@ -565,7 +565,7 @@ impl Sandbox {
         std::fs::copy(duo_tests::built("login_duo"), &login).expect("copy login_duo");
         chown(&login, 0, 0);
         chmod(&login, 0o4755);
-        Sandbox {
+        let sb = Sandbox {
             dir,
             etc,
             log,
@@ -575,7 +575,23 @@ impl Sandbox {
             resolv,
             marker: unique("RAN"),
             sshd: ids_of("sshd"),
-        }
+        };
+        // The namespace itself must work (unshare, overlayfs, bind mounts), or every row
+        // would fail for a reason that has nothing to do with Duo.
+        let out = sb
+            .command(&Run::new(Front::Su).pre(Some("logger -t hostile-check sandbox-ok; exit 0")))
+            .output()
+            .expect("run unshare");
+        assert!(
+            out.status.success(),
+            "cannot set up the private mount namespace: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            sb.drain().iter().any(|l| l.msg == b"sandbox-ok"),
+            "the /dev/log socket bound in the namespace received nothing"
+        );
+        sb
     }
 
     /// Point both configs at `mock` with `extra` config lines, restore passwd, name lookup and
@@ -1245,15 +1261,15 @@ enum Moment {
     Start,
     /// During the name lookup of the Duo host (DNS answers after 300 ms, while stopped).
     Lookup,
-    /// Connected, in the TLS handshake: the server starts it 1.5 s after accepting (while
+    /// Connected, in the TLS handshake: the server starts it 1 s after accepting (while
     /// stopped).
     Handshake,
-    /// During `/auth/v2/ping`, which the server answers after 1.5 s (while stopped).
+    /// During `/auth/v2/ping`, which the server answers after 1 s (while stopped).
     Ping,
-    /// Right after preauth was sent; the server answers 300 ms later, into the stopped
+    /// Right after preauth was sent; the server answers 600 ms later, into the stopped
     /// process's socket.
     ReplyWaiting,
-    /// During `/auth/v2/preauth`, which the server answers after 1.5 s.
+    /// During `/auth/v2/preauth`, which the server answers after 1 s.
     Preauth,
     /// From the name lookup on, stopped again and again for 1.3 s (short stops count as
     /// waiting time) with 50 ms of running in between, until the login ends. The server takes
@@ -1272,10 +1288,11 @@ fn stopped_rows(front: Front) {
     let sb = Sandbox::new("hostile-stop");
     let mut rep = Report::default();
     let timeout = format!("https_timeout = {STOP_TIMEOUT}");
-    let tls: &[&str] = &["--delay", "tls=1500"];
-    let ping: &[&str] = &["--delay", "/auth/v2/ping=1500"];
-    let preauth_soon: &[&str] = &["--delay", "/auth/v2/preauth=300"];
-    let preauth: &[&str] = &["--delay", "/auth/v2/preauth=1500"];
+    // Each delay leaves a second of the 2 s budget for the rest (the control rows check it).
+    let tls: &[&str] = &["--delay", "tls=1000"];
+    let ping: &[&str] = &["--delay", "/auth/v2/ping=1000"];
+    let preauth_soon: &[&str] = &["--delay", "/auth/v2/preauth=600"];
+    let preauth: &[&str] = &["--delay", "/auth/v2/preauth=1000"];
     let closes: &[&str] = &["--delay", "/auth/v2/ping=300", "--idle-close", "1000"];
     let slowish: &[&str] = &[
         "--delay",
@@ -1549,7 +1566,7 @@ fn logs_cannot_be_forged() {
             .arg("192.0.2.9"),
     );
     let row = "login_duo with argv[0] = \"evil\\nFORGED-TAG\"";
-    show(&row, &o, "");
+    show(row, &o, "");
     expect_denied(&mut rep, &sb, row, &login, &o);
     check_forging(&mut rep, row, &o, false);
     rep.check(!o.syslog.is_empty(), row, "nothing reached syslog", &o);
@@ -1636,7 +1653,7 @@ fn logs_cannot_be_forged() {
     sb.passwd_with(&entry);
     let o = sb.run(&Run::new(su.clone()));
     let row = "su by a caller named \"h\\rFORGED-NAME\\e[1m\\x7f\"";
-    show(&row, &o, "");
+    show(row, &o, "");
     expect_denied(&mut rep, &sb, row, &su, &o);
     check_forging(&mut rep, row, &o, true);
     for l in o
@@ -1733,7 +1750,7 @@ fn bytes_stay_bytes() {
             .env("SSH_ORIGINAL_COMMAND", bytes(cmd)),
     );
     let row = "non-UTF-8 SSH_ORIGINAL_COMMAND, denying mock";
-    show(&row, &o, "");
+    show(row, &o, "");
     rep.check(
         o.status.code() == Some(1) && o.stdout.is_empty(),
         row,
@@ -1867,7 +1884,7 @@ fn ownership_is_trust() {
     let before = allow.requests().len();
     let o = sb.run(&Run::new(Front::Login));
     let row = "login_duo with a privsep user of uid 0";
-    show(&row, &o, "");
+    show(row, &o, "");
     rep.check(
         o.status.code() == Some(1) && !o.allowed(&Front::Login, &sb.marker),
         row,
