@@ -1,6 +1,6 @@
-//! The adversarial local caller (issue 9; SPEC §0a D9–D12): nothing a local user controls
-//! (environment, resource limits, stopping its own process, argv, text that reaches the log)
-//! may turn a Duo denial into a login, forge a log line or change which file is trusted.
+//! The adversarial local caller (issue 9; docs/BEHAVIOUR.md §0a D9–D12): nothing a local user
+//! controls (environment, resource limits, stopping its own process, argv, text that reaches the
+//! log) may turn a Duo denial into a login, forge a log line or change which file is trusted.
 //!
 //! Every row runs the real setuid programs as an unprivileged test user, inside a private mount
 //! namespace (`unshare -m`) in which a private copy of /etc is bound over /etc and a datagram
@@ -8,7 +8,7 @@
 //! either; the host's /etc is never written apart from the `useradd`/`userdel` of the user):
 //! - `su -c id root` with `pam_duo.so` built from this tree first in su's PAM stack and
 //!   `pam_permit.so` for the rest, so that Duo alone decides (su to root makes the caller the
-//!   Duo user, SPEC §6);
+//!   Duo user, docs/BEHAVIOUR.md §6);
 //! - a root-owned setuid copy of `login_duo` (its auth child runs as the privsep user `sshd`).
 //!
 //! Both configs say `failmode = safe` and `host = localhost:<port>`, a name, so that the name
