@@ -1,7 +1,8 @@
 //! A mock Duo Auth API service for tests and the demo.
 //!
 //! `mockduo [--listen ADDR] --dir DIR [--record FILE] [--exit-on-stdin-eof]
-//!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]`
+//!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]
+//!          [--scenario NAME] [--delay PATH=MS]... [--idle-close MS]`
 //!
 //! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
 //! `::1` (`--cert expired`: one that expired in 2020; `--cert expiring`: one that expires in
@@ -40,6 +41,13 @@
 //! - `status-waiting`: `/auth_status` answers `waiting` forever (after 100 ms each, like a
 //!   short long-poll).
 //!
+//! `--scenario NAME`: every request is answered as if its username were NAME (the record keeps
+//! the real one), so a test can give any local user a scenario. `--delay PATH=MS`: requests to
+//! PATH (e.g. `/auth/v2/ping`) are recorded at once and answered MS milliseconds later;
+//! `--delay tls=MS` waits that long after accepting a connection before the TLS handshake.
+//! `--idle-close MS`: a connection that brings no (further) request within MS milliseconds is
+//! closed, as a server's keep-alive timeout does.
+//!
 //! Each record line also carries `conn`, a number per TCP connection, so tests can check
 //! keep-alive.
 
@@ -67,6 +75,12 @@ struct State {
     silent: bool,
     /// Seconds added to the host's clock, and whether request dates are checked against it.
     clock_offset: Option<i64>,
+    /// Username that replaces every request's own (`--scenario`).
+    scenario: Option<String>,
+    /// Paths answered late, with their delay in milliseconds (`--delay`).
+    delays: Vec<(String, u64)>,
+    /// How long a connection may wait for its next request (`--idle-close`).
+    idle: Duration,
 }
 
 /// How far `X-Duo-Date` may be from the mock's clock under `--clock-offset`.
@@ -93,6 +107,9 @@ fn main() {
     let mut cert = CertKind::Normal;
     let mut silent = false;
     let mut clock_offset = None;
+    let mut scenario = None;
+    let mut delays = Vec::new();
+    let mut idle = Duration::from_secs(120);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -108,6 +125,24 @@ fn main() {
                     std::process::exit(2);
                 }
             },
+            "--scenario" => scenario = args.next(),
+            "--idle-close" => match args.next().map(|ms| ms.parse::<u64>()) {
+                Some(Ok(ms)) => idle = Duration::from_millis(ms),
+                other => {
+                    eprintln!("mockduo: --idle-close MS, not {other:?}");
+                    std::process::exit(2);
+                }
+            },
+            "--delay" => {
+                let spec = args.next().unwrap_or_default();
+                match spec.split_once('=').map(|(p, ms)| (p, ms.parse::<u64>())) {
+                    Some((p, Ok(ms))) => delays.push((p.to_string(), ms)),
+                    _ => {
+                        eprintln!("mockduo: --delay PATH=MS, not {spec:?}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             "--cert" => {
                 cert = match args.next().as_deref() {
                     Some("expired") => CertKind::Expired,
@@ -156,6 +191,9 @@ fn main() {
         next_conn: AtomicU64::new(1),
         silent,
         clock_offset,
+        scenario,
+        delays,
+        idle,
     });
     if exit_on_eof {
         std::thread::spawn(|| {
@@ -261,11 +299,14 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
 }
 
 fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = stream.set_read_timeout(Some(state.idle));
     let _ = stream.set_nodelay(true);
     let Ok(conn) = ServerConnection::new(config) else {
         return;
     };
+    if let Some((_, ms)) = state.delays.iter().find(|(p, _)| p == "tls") {
+        std::thread::sleep(Duration::from_millis(*ms));
+    }
     let tls = StreamOwned::new(conn, stream);
     let mut reader = std::io::BufReader::new(tls);
     let conn_id = state.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -275,6 +316,9 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: Arc<State>) {
             return;
         }
         let (status, body, extra, user) = handle(&req, &state, conn_id);
+        if let Some((_, ms)) = state.delays.iter().find(|(p, _)| *p == req.path) {
+            std::thread::sleep(Duration::from_millis(*ms));
+        }
         if user == "close-mid-reply" && req.path == "/auth/v2/preauth" {
             let tls = reader.get_mut();
             let _ = tls.write_all(
@@ -508,6 +552,7 @@ fn handle(req: &Request, state: &State, conn_id: u64) -> (u16, String, String, S
     .find(|(k, _)| k == "username")
     .map(|(_, v)| v)
     .unwrap_or_default();
+    let user = state.scenario.clone().unwrap_or(user);
     let extra = if status != 429 {
         String::new()
     } else if let Some(n) = user.strip_prefix("retry-after-") {
@@ -560,7 +605,7 @@ fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
     };
-    let user = get("username");
+    let user = state.scenario.as_deref().unwrap_or(get("username"));
     match req.path.as_str() {
         "/auth/v2/ping" | "/auth/v2/check" => ok(json!({"time": mock_now(state)})),
         "/auth/v2/preauth" => {
