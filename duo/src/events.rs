@@ -367,11 +367,12 @@ fn fit(fields: &mut Vec<(&'static str, Val<'_>)>) -> String {
     json
 }
 
-/// Append one journal field: `NAME=value\n`, or for a value with a newline the binary-safe
-/// form `NAME\n`, the length as 64-bit little endian, the value, `\n`.
+/// Append one journal field: `NAME=value\n`, or for a value with a newline (or any other
+/// control byte) the binary-safe form `NAME\n`, the length as 64-bit little endian, the
+/// value, `\n`.
 fn journal_field(buf: &mut Vec<u8>, name: &str, value: &[u8]) {
     buf.extend_from_slice(name.as_bytes());
-    if value.contains(&b'\n') {
+    if value.iter().any(|&b| b < 0x20 || b == 0x7f) {
         buf.push(b'\n');
         buf.extend_from_slice(&(value.len() as u64).to_le_bytes());
     } else {

@@ -24,7 +24,8 @@
 //! - `preauth-allow`, `preauth-deny`, `enroll`, `preauth-fail` (FAIL 1000),
 //!   `preauth-ok-missing_response`, `preauth-fail-missing_response`, `preauth-bad-stat`,
 //!   `preauth-allow-bad_response`, `bad-json` (empty 200 body), `evil-msg` (deny with terminal
-//!   escapes in status_msg), `preauth-bad-result` (result "weird"), `oversized` (a 2 MiB body).
+//!   escapes in status_msg), `preauth-bad-result` (result "weird"), `oversized` (a 2 MiB body),
+//!   `hostile-msg` (allow, with [`HOSTILE_MSG`] as status_msg).
 //! - a number `N` (e.g. `401`, `403`, `500`, `503`): bare HTTP status N at preauth.
 //! - `auth-500`: preauth asks for auth, `/auth` answers 500.
 //! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
@@ -56,7 +57,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 use sha2::Sha512;
 
-use duo_tests::{IKEY, SKEY};
+use duo_tests::{HOSTILE_MSG, IKEY, SKEY};
 
 struct State {
     record: Option<Mutex<std::fs::File>>,
@@ -622,6 +623,7 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
     match user {
         "preauth-allow" => ok(json!({"result": "allow", "status_msg": "preauth-allowed"})),
         "preauth-deny" => ok(json!({"result": "deny", "status_msg": "preauth-denied"})),
+        "hostile-msg" => ok(json!({"result": "allow", "status_msg": HOSTILE_MSG})),
         "evil-msg" => ok(json!({"result": "deny", "status_msg": "\u{1b}]0;PWNED\u{7} denied"})),
         "enroll" => ok(
             json!({"result": "enroll", "status_msg": "Enroll an authentication device to proceed",
