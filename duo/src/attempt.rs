@@ -66,6 +66,16 @@ pub struct Input<'a> {
     pub flags: Flags,
 }
 
+/// What an attempt learnt that the auth event reports. Never a secret: the factor is the
+/// name of one of Duo's menu entries (`push1`, `phone1`, …) or just `passcode`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The kind of factor sent.
+    pub factor: Option<String>,
+    /// The transaction id: of the asynchronous `/auth`, or the verified-push one of preauth.
+    pub txid: Option<String>,
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -168,13 +178,15 @@ enum AuthResult {
     StillWaiting,
 }
 
-/// Run one attempt. `env_factor` is consumed by the first attempt that uses it.
+/// Run one attempt. `env_factor` is consumed by the first attempt that uses it. What the auth
+/// event reports about the attempt is written to `seen`.
 pub fn attempt(
     client: &mut Client,
     ctx: &Context<'_>,
     input: &Input<'_>,
     env_factor: &mut Option<Zeroizing<String>>,
     ui: &mut dyn Conversation,
+    seen: &mut Seen,
 ) -> Outcome {
     let prompt = match preauth_stage(client, ctx, input, ui) {
         Ok(Preauth::Auth(p)) => p,
@@ -189,7 +201,17 @@ pub fn attempt(
         Ok(f) => f,
         Err(p) => return p.outcome(),
     };
-    match auth_stage(client, ctx, input, &factor, prompt.txid.as_deref(), ui) {
+    seen.factor = Some(factor_label(&prompt.response, &factor));
+    seen.txid.clone_from(&prompt.txid);
+    match auth_stage(
+        client,
+        ctx,
+        input,
+        &factor,
+        prompt.txid.as_deref(),
+        ui,
+        seen,
+    ) {
         Ok(AuthResult::Allow) => Outcome::Approved,
         Ok(AuthResult::Deny) => Outcome::Failed(String::new()),
         Ok(AuthResult::StillWaiting) => Outcome::Failed("Authentication timed out".into()),
@@ -345,6 +367,27 @@ fn choose_factor(
     }
 }
 
+/// What the auth event may say about the factor sent: a factor name from Duo's menu when the
+/// value sent is one (`push1`, `phone1`, …), otherwise `passcode`. What the user typed is
+/// never reported.
+fn factor_label(response: &Map<String, Value>, sent: &str) -> String {
+    let in_menu = response
+        .get("prompt")
+        .and_then(|p| p.get("factors"))
+        .and_then(Value::as_object)
+        .is_some_and(|f| f.values().any(|v| v.as_str() == Some(sent)));
+    let a_name = sent.len() <= 32
+        && sent
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && sent.bytes().any(|b| b.is_ascii_alphabetic());
+    if in_menu && a_name {
+        sent.to_string()
+    } else {
+        "passcode".to_string()
+    }
+}
+
 /// The answer up to the first CR or LF, at most [`MAX_FACTOR_LEN`] bytes.
 fn first_line(answer: &str) -> Zeroizing<String> {
     let line = answer.split(['\r', '\n']).next().unwrap_or("");
@@ -359,6 +402,7 @@ fn auth_stage(
     factor: &str,
     txid: Option<&str>,
     ui: &mut dyn Conversation,
+    seen: &mut Seen,
 ) -> Result<AuthResult, Problem> {
     let sync = input.flags.sync;
     let pushinfo = sign::pushinfo_value(ctx.local_ip.as_deref(), input.command);
@@ -404,6 +448,7 @@ fn auth_stage(
         crate::log::log(crate::log::Priority::Debug, "txid is too long");
         return Err(Problem::Service(String::new()));
     }
+    seen.txid = Some(txid.clone());
     ui.status("");
     for _ in 0..MAX_POLLS {
         let body = client.call(
@@ -674,6 +719,31 @@ mod tests {
             choose_factor(&menu(), flags, &mut long, &mut ui).unwrap_err(),
             Problem::Local("DUO_PASSCODE is too long".into())
         );
+    }
+
+    #[test]
+    fn factor_labels_never_carry_what_was_typed() {
+        let m = menu();
+        assert_eq!(factor_label(&m, "push1"), "push1");
+        assert_eq!(factor_label(&m, "phone1"), "phone1");
+        // Passcodes, free text and anything not in Duo's menu.
+        for typed in [
+            "123456",
+            "ccccccbtvlhvnbeuhtkglhbdbvuuvfecvtblfifgigdk",
+            "1",
+            "",
+            "x y",
+        ] {
+            assert_eq!(factor_label(&m, typed), "passcode", "{typed:?}");
+        }
+        // Even a menu entry that looks like a passcode.
+        let odd = match serde_json::json!({"prompt":{"factors":{"1":"123456","2":"a b"}}}) {
+            Value::Object(o) => o,
+            _ => unreachable!(),
+        };
+        assert_eq!(factor_label(&odd, "123456"), "passcode");
+        assert_eq!(factor_label(&odd, "a b"), "passcode");
+        assert_eq!(factor_label(&Map::new(), "push1"), "passcode");
     }
 
     #[test]

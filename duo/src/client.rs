@@ -2,7 +2,7 @@
 //! HTTP status classification (SPEC §1.5–§1.10, §2). The JSON envelope is left to the caller.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustls::ClientConfig;
 use zeroize::Zeroizing;
@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::conv::Conversation;
 use crate::deadline::Deadline;
 use crate::http::{Conn, OpenError, Response, Target};
+use crate::phases::Phases;
 use crate::proxy::Proxy;
 
 /// HTTP method.
@@ -67,6 +68,7 @@ pub struct Client {
     user_agent: String,
     offset: i64,
     conn: Option<Conn>,
+    phases: Phases,
 }
 
 /// Most transport attempts per call.
@@ -111,7 +113,13 @@ impl Client {
             ),
             offset: 0,
             conn: None,
+            phases: Phases::default(),
         })
+    }
+
+    /// Where the time of this handle's calls went so far (for the auth event).
+    pub fn phases(&self) -> &Phases {
+        &self.phases
     }
 
     /// Set the server time offset in seconds, added to the local clock for `X-Duo-Date`.
@@ -124,7 +132,28 @@ impl Client {
     /// wait is charged to `deadline`; `per_wait` bounds each single wait for response data
     /// (`https_timeout`). 429 is retried as in §1.10 (at most 7 retries, never past the
     /// budget), showing the rate-limit message through `ui.status`.
+    /// The time of the call, without the connection set-up it needed, is added to the phase
+    /// of `path` in [`Client::phases`].
     pub fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        params: &[(&str, &str)],
+        deadline: &Deadline<'_>,
+        per_wait: Option<Duration>,
+        ui: &mut dyn Conversation,
+    ) -> Result<Zeroizing<Vec<u8>>, CallError> {
+        let started = Instant::now();
+        let setup_before = self.phases.setup();
+        let r = self.call_timed(method, path, params, deadline, per_wait, ui);
+        let setup = self.phases.setup().saturating_sub(setup_before);
+        self.phases
+            .charge_call(path, started.elapsed().saturating_sub(setup));
+        r
+    }
+
+    /// [`Client::call`] without its bookkeeping.
+    fn call_timed(
         &mut self,
         method: Method,
         path: &str,
@@ -151,7 +180,10 @@ impl Client {
                 ui.status(&format!(
                     "Rate-limiting response received from server. Waiting for {wait} seconds before retrying."
                 ));
+                let paused = Instant::now();
                 deadline.sleep(Duration::from_secs(wait) + jitter());
+                self.phases.rate_limit_waits += 1;
+                self.phases.rate_limit_wait += paused.elapsed();
                 if !from_header {
                     backoff = backoff.saturating_mul(2);
                 }
@@ -223,6 +255,9 @@ impl Client {
         };
         let mut last = String::from("Connection timed out");
         for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                self.phases.retries += 1;
+            }
             if self.conn.is_none() {
                 if deadline.expired() {
                     // The last real failure says more than "timed out" (e.g. a refused proxy).
@@ -234,7 +269,7 @@ impl Client {
                     proxy: self.proxy.as_ref(),
                     user_agent: &self.user_agent,
                 };
-                match Conn::open(&target, &self.tls, deadline) {
+                match Conn::open(&target, &self.tls, deadline, &mut self.phases) {
                     Ok(c) => self.conn = Some(c),
                     Err(OpenError::Local(why)) => return Err(CallError::Local(why)),
                     Err(OpenError::Network {

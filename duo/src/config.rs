@@ -27,6 +27,16 @@ pub enum FailMode {
     Secure,
 }
 
+/// Whether each login also writes a structured auth event (`events`, see [`crate::events`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Events {
+    /// No event: the log lines are exactly those of the C version (the default).
+    #[default]
+    Off,
+    /// One JSON event per login, to the journal or syslog.
+    Json,
+}
+
 /// A parsed and validated configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -71,6 +81,8 @@ pub struct Config {
     pub gecos_username_pos: Option<usize>,
     /// GECOS field delimiter (ASCII punctuation, not `:`).
     pub gecos_delim: u8,
+    /// Structured auth events.
+    pub events: Events,
 }
 
 impl Default for Config {
@@ -96,6 +108,7 @@ impl Default for Config {
             https_timeout: None,
             gecos_username_pos: None,
             gecos_delim: b',',
+            events: Events::Off,
         }
     }
 }
@@ -338,6 +351,13 @@ fn apply(
                 _ => return Err(Some(format!("Invalid failmode: '{v}'"))),
             }
         }
+        "events" => {
+            cfg.events = match v {
+                "off" => Events::Off,
+                "json" => Events::Json,
+                _ => return Err(Some(format!("Invalid events: '{v}' (use off or json)"))),
+            }
+        }
         "pushinfo" => cfg.pushinfo = boolean(v),
         "noverify" => cfg.noverify = boolean(v),
         "autopush" => cfg.autopush = boolean(v),
@@ -503,6 +523,21 @@ mod tests {
         assert!(detail("http_proxy =\n", Frontend::Pam)
             .1
             .starts_with("http_proxy is empty"));
+    }
+
+    #[test]
+    fn events_key() {
+        assert_eq!(p("", Frontend::Pam).unwrap().events, Events::Off);
+        for f in [Frontend::Pam, Frontend::Login] {
+            assert_eq!(p("events = json\n", f).unwrap().events, Events::Json);
+            assert_eq!(p("events = off\n", f).unwrap().events, Events::Off);
+        }
+        for bad in ["yes", "JSON", "", "json,syslog"] {
+            assert_eq!(
+                detail(&format!("events = {bad}\n"), Frontend::Pam),
+                (5, format!("Invalid events: '{bad}' (use off or json)"))
+            );
+        }
     }
 
     #[test]

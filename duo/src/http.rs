@@ -7,12 +7,13 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::deadline::Deadline;
+use crate::phases::Phases;
 use crate::proxy::{self, Proxy};
 use crate::sys;
 
@@ -137,11 +138,29 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
     Err(timed_out())
 }
 
-/// Connect TCP to the first address that answers, each try bounded by [`CONNECT_TIMEOUT`]
+/// Look `host` up and connect TCP to the first address that answers, each try bounded by
+/// [`CONNECT_TIMEOUT`] and all of them by the budget. The time of each step is added to
+/// `phases`, failures included.
+fn tcp(
+    host: &str,
+    port: u16,
+    deadline: &Deadline<'_>,
+    phases: &mut Phases,
+) -> Result<TcpStream, OpenError> {
+    let started = Instant::now();
+    let addrs = resolve(host, port, deadline);
+    phases.lookup += started.elapsed();
+    let started = Instant::now();
+    let r = connect(addrs?, deadline);
+    phases.connect += started.elapsed();
+    r
+}
+
+/// Connect TCP to the first of `addrs` that answers, each try bounded by [`CONNECT_TIMEOUT`]
 /// and all of them by the budget.
-fn tcp(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
+fn connect(addrs: Vec<SocketAddr>, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
     let mut timed_out_last = false;
-    for addr in resolve(host, port, deadline)? {
+    for addr in addrs {
         let this = deadline.within(Some(CONNECT_TIMEOUT));
         let mut pending = match sys::Connecting::start(&addr) {
             Ok(c) => c,
@@ -213,37 +232,30 @@ pub struct Conn {
 
 impl Conn {
     /// Open TCP (through the proxy if any) and complete the TLS handshake, all within the
-    /// budget. SNI is always the API host.
+    /// budget. SNI is always the API host. The time of the lookup, the connect and the
+    /// handshake is added to `phases`, failures included.
     pub fn open(
         target: &Target<'_>,
         tls: &Arc<ClientConfig>,
         deadline: &Deadline<'_>,
+        phases: &mut Phases,
     ) -> Result<Conn, OpenError> {
         let name = ServerName::try_from(target.host.to_string())
             .map_err(|_| OpenError::Local("invalid host name".into()))?;
-        let mut sock = match target.proxy {
-            None => tcp(target.host, target.port, deadline)?,
-            Some(p) => tunnel(p, target, deadline)?,
+        let sock = match target.proxy {
+            None => tcp(target.host, target.port, deadline, phases)?,
+            Some(p) => tunnel(p, target, deadline, phases)?,
         };
-        let mut conn = ClientConnection::new(tls.clone(), name)
-            .map_err(|e| OpenError::Local(format!("TLS set-up failed: {e}")))?;
-        let mut looked = false;
-        while conn.is_handshaking() {
-            let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
-                return Err(OpenError::net("SSL handshake timed out", true));
-            };
-            set_slice(&sock, wait.slice).map_err(|e| OpenError::Local(crate::sys::strerror(&e)))?;
-            match conn.complete_io(&mut sock) {
-                Ok(_) => {}
-                // rustls keeps its state across a timed-out read: wait for the next slice.
-                Err(e) if wait_again(&e) => {}
-                Err(e) => return Err(OpenError::net(tls_reason(&e), false)),
-            }
-        }
-        Ok(Conn {
-            tls: StreamOwned::new(conn, sock),
-            buf: Vec::new(),
-        })
+        let started = Instant::now();
+        let r = handshake(sock, tls, name, deadline);
+        phases.tls += started.elapsed();
+        let conn = r?;
+        phases.tls_version = conn.tls.conn.protocol_version().map(|v| match v {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "other",
+        });
+        Ok(conn)
     }
 
     /// Send one request and read one response. Any error leaves the connection unusable.
@@ -481,14 +493,60 @@ fn words(name: &str) -> String {
     out
 }
 
+/// The TLS handshake on a connected socket, within the budget.
+fn handshake(
+    mut sock: TcpStream,
+    tls: &Arc<ClientConfig>,
+    name: ServerName<'static>,
+    deadline: &Deadline<'_>,
+) -> Result<Conn, OpenError> {
+    let mut conn = ClientConnection::new(tls.clone(), name)
+        .map_err(|e| OpenError::Local(format!("TLS set-up failed: {e}")))?;
+    let mut looked = false;
+    while conn.is_handshaking() {
+        let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
+            return Err(OpenError::net("SSL handshake timed out", true));
+        };
+        set_slice(&sock, wait.slice).map_err(|e| OpenError::Local(crate::sys::strerror(&e)))?;
+        match conn.complete_io(&mut sock) {
+            Ok(_) => {}
+            // rustls keeps its state across a timed-out read: wait for the next slice.
+            Err(e) if wait_again(&e) => {}
+            Err(e) => return Err(OpenError::net(tls_reason(&e), false)),
+        }
+    }
+    Ok(Conn {
+        tls: StreamOwned::new(conn, sock),
+        buf: Vec::new(),
+    })
+}
+
 /// TCP to the proxy and a CONNECT tunnel to the API host.
-fn tunnel(p: &Proxy, target: &Target<'_>, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
-    let mut s = tcp(&p.host, p.port, deadline).map_err(|e| match e {
+fn tunnel(
+    p: &Proxy,
+    target: &Target<'_>,
+    deadline: &Deadline<'_>,
+    phases: &mut Phases,
+) -> Result<TcpStream, OpenError> {
+    let s = tcp(&p.host, p.port, deadline, phases).map_err(|e| match e {
         OpenError::Network { reason, .. } => {
             OpenError::net(format!("Proxy connection error: {reason}"), true)
         }
         local => local,
     })?;
+    let started = Instant::now();
+    let r = connect_through(s, p, target, deadline);
+    phases.connect += started.elapsed();
+    r
+}
+
+/// The CONNECT exchange with the proxy on `s`.
+fn connect_through(
+    mut s: TcpStream,
+    p: &Proxy,
+    target: &Target<'_>,
+    deadline: &Deadline<'_>,
+) -> Result<TcpStream, OpenError> {
     let req = proxy::connect_request(p, target.host, target.port, target.user_agent);
     let io_err = |e: std::io::Error| {
         if sys::is_local_error(&e) {

@@ -82,18 +82,28 @@ pub fn raw_stderr(msg: &str) {
 pub fn log(priority: Priority, msg: &str) {
     let line = render(msg);
     if debug() {
-        let mut err = std::io::stderr().lock();
-        // One write per line, so that lines of concurrent processes do not interleave.
-        let _ = err.write_all(format!("[{}] {}\n", priority as i32, line).as_bytes());
-        let _ = err.flush();
+        to_stderr(priority, &line);
         return;
     }
-    // Rendering replaced every control byte, so NUL cannot occur; fall back to a fixed text
-    // rather than panic if it ever did.
-    let c = CString::new(line).unwrap_or_else(|_| CString::from(c"(unloggable message)"));
+    // Rendering replaced every control byte, so NUL cannot occur.
+    syslog(priority, line);
+}
+
+/// Send `text` to syslog(3) as it is, with facility authpriv. The caller makes sure it holds
+/// no control character; a NUL would make it a fixed text rather than panic.
+pub(crate) fn syslog(priority: Priority, text: String) {
+    let c = CString::new(text).unwrap_or_else(|_| CString::from(c"(unloggable message)"));
     // Without openlog, syslog uses the host process's ident; the facility given here applies
     // to this message only.
     crate::sys::syslog(libc::LOG_AUTHPRIV | priority as libc::c_int, &c);
+}
+
+/// Write `[<priority>] <text>` and a newline to stderr in one write, as debug mode does.
+pub(crate) fn to_stderr(priority: Priority, text: &str) {
+    let mut err = std::io::stderr().lock();
+    // One write per line, so that lines of concurrent processes do not interleave.
+    let _ = err.write_all(format!("[{}] {}\n", priority as i32, text).as_bytes());
+    let _ = err.flush();
 }
 
 /// Replace the panic message printer of this copy of the Rust runtime with one log line

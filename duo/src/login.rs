@@ -4,7 +4,7 @@
 use zeroize::Zeroizing;
 
 pub use crate::attempt::Flags;
-use crate::attempt::{attempt, Context, Input};
+use crate::attempt::{attempt, Context, Input, Seen};
 use crate::client::Client;
 use crate::config::Config;
 use crate::conv::Conversation;
@@ -60,13 +60,29 @@ impl Verdict {
     }
 }
 
-/// Run up to `req.prompts` attempts and return the verdict, logging each outcome.
+/// How a login ended: the verdict, already logged, and what the auth event reports about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The reason text of the verdict line (of the last failed attempt for
+    /// [`Verdict::MaxTries`]); empty when the line has none.
+    pub reason: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Attempts allowed (1..=3).
+    pub allowed: u32,
+    /// Factor and transaction id of the last attempt.
+    pub seen: Seen,
+}
+
+/// Run up to `req.prompts` attempts and return how the login ended, logging each outcome.
 pub fn run(
     cfg: &Config,
     client: &mut Client,
     req: Request<'_>,
     ui: &mut dyn Conversation,
-) -> Verdict {
+) -> Ended {
     let ctx = Context {
         cfg,
         hostname: crate::netaddr::fqdn(),
@@ -77,7 +93,17 @@ pub fn run(
     let mut env_factor = req.env_factor;
     let line =
         |msg: &str, user: &str, err: &str| outcome_line(msg, Some(user), req.addr, Some(err));
-    for n in 0..req.prompts.clamp(1, 3) {
+    let allowed = req.prompts.clamp(1, 3);
+    let mut seen = Seen::default();
+    let mut last_reason = String::new();
+    let ended = |verdict, reason: String, n: u32, seen: Seen| Ended {
+        verdict,
+        reason,
+        attempts: n + 1,
+        allowed,
+        seen,
+    };
+    for n in 0..allowed {
         let input = Input {
             duo_user: req.duo_user,
             addr: req.addr,
@@ -85,7 +111,8 @@ pub fn run(
             flags,
         };
         let user = req.duo_user;
-        match attempt(client, &ctx, &input, &mut env_factor, ui) {
+        seen = Seen::default();
+        match attempt(client, &ctx, &input, &mut env_factor, ui, &mut seen) {
             Outcome::Failed(why) => {
                 log(
                     Priority::Warning,
@@ -97,40 +124,41 @@ pub fn run(
                 if req.autopush_fallback && n == 0 {
                     flags = Flags::default();
                 }
+                last_reason = why;
             }
             Outcome::Approved => {
                 log(Priority::Info, &line("Successful Duo login", user, ""));
-                return Verdict::Success;
+                return ended(Verdict::Success, String::new(), n, seen);
             }
             Outcome::Skipped(why) => {
                 log(Priority::Warning, &line("Skipped Duo login", user, &why));
-                return Verdict::Skipped;
+                return ended(Verdict::Skipped, why, n, seen);
             }
             Outcome::Aborted(why) => {
                 log(Priority::Warning, &line("Aborted Duo login", user, &why));
-                return Verdict::Aborted;
+                return ended(Verdict::Aborted, why, n, seen);
             }
             Outcome::FailSafe(why) => {
                 log(Priority::Warning, &line("Failsafe Duo login", user, &why));
                 if cfg.failmode_notice {
                     ui.notice(crate::conv::failmode_notice(false), false);
                 }
-                return Verdict::FailSafe;
+                return ended(Verdict::FailSafe, why, n, seen);
             }
             Outcome::FailSecure(why) => {
                 log(Priority::Warning, &line("Failsecure Duo login", user, &why));
                 if cfg.failmode_notice {
                     ui.notice(crate::conv::failmode_notice(true), true);
                 }
-                return Verdict::FailSecure;
+                return ended(Verdict::FailSecure, why, n, seen);
             }
             Outcome::Error(why) => {
                 log(Priority::Err, &line("Error in Duo login", user, &why));
-                return Verdict::Error;
+                return ended(Verdict::Error, why, n, seen);
             }
         }
     }
-    Verdict::MaxTries
+    ended(Verdict::MaxTries, last_reason, allowed - 1, seen)
 }
 
 /// Which frontend reports a configuration problem, and how (docs/BEHAVIOUR.md §3.3, §7.3).
@@ -202,24 +230,21 @@ pub fn load_config(
 }
 
 /// Open the API handle for a login; on failure log `Couldn't open Duo API handle for '<os
-/// user>'[ from <addr>]` (with the reason at debug level) and return `None`: a hard denial.
+/// user>'[ from <addr>]` (with the reason at debug level) and return the reason: a hard
+/// denial.
 pub fn open_client(
     cfg: &Config,
     program: &str,
     os_user: &str,
     addr: Option<&str>,
-) -> Option<Client> {
-    match Client::open(cfg, program) {
-        Ok(c) => Some(c),
-        Err(why) => {
-            log(Priority::Debug, &why);
-            log(
-                Priority::Err,
-                &outcome_line("Couldn't open Duo API handle", Some(os_user), addr, None),
-            );
-            None
-        }
-    }
+) -> Result<Client, String> {
+    Client::open(cfg, program).inspect_err(|why| {
+        log(Priority::Debug, why);
+        log(
+            Priority::Err,
+            &outcome_line("Couldn't open Duo API handle", Some(os_user), addr, None),
+        );
+    })
 }
 
 /// What the `groups` option says about a user (SPEC §3.4).

@@ -13,10 +13,17 @@ pub fn sanitize(s: &str) -> String {
 }
 
 /// Make `s` safe as (part of) one log line: every control character, TAB, CR and LF included,
-/// C1 controls too, becomes `?`.
+/// C1 controls too, and the Unicode line and paragraph separators (which some log viewers
+/// break lines on) become `?`.
 pub fn sanitize_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -28,6 +35,14 @@ pub fn sanitize_bytes(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::sanitize;
+
+    #[test]
+    fn log_lines_have_no_line_breaks_of_any_kind() {
+        assert_eq!(
+            super::sanitize_line("a\rb\nc\td\u{85}e\u{2028}f\u{2029}g\u{1b}h"),
+            "a?b?c?d?e?f?g?h"
+        );
+    }
 
     #[test]
     fn controls_become_question_marks() {

@@ -61,6 +61,13 @@ pub fn rfc3339(unix_secs: i64) -> String {
     )
 }
 
+/// `2012-08-21T17:29:18.042Z` (RFC 3339, UTC, milliseconds) for a time since the UNIX epoch.
+pub fn rfc3339_millis(since_epoch: std::time::Duration) -> String {
+    let secs = rfc3339(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX));
+    let whole = secs.strip_suffix('Z').unwrap_or(&secs);
+    format!("{whole}.{:03}Z", since_epoch.subsec_millis())
+}
+
 /// Parse an HTTP date `Dow, DD Mon YYYY HH:MM:SS GMT` into a UNIX time.
 pub fn parse_http_date(s: &str) -> Option<i64> {
     let rest = s.trim().split_once(", ")?.1;
@@ -98,6 +105,20 @@ mod tests {
         assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc2822(1_795_333_072), "Sun, 22 Nov 2026 07:37:52 +0000");
         assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        use std::time::Duration;
+        assert_eq!(
+            rfc3339_millis(Duration::from_millis(1_345_570_158_042)),
+            "2012-08-21T17:29:18.042Z"
+        );
+        assert_eq!(rfc3339_millis(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(Duration::from_secs(951_782_400 + 86_399)),
+            "2000-02-29T23:59:59.000Z"
+        );
     }
 
     #[test]

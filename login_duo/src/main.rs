@@ -17,9 +17,11 @@ mod terminal;
 use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use duo::config::Config;
 use duo::conv::{Conversation, Silent};
+use duo::events::{self, Kind};
 use duo::log::{log, Priority};
 use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use zeroize::Zeroizing;
@@ -44,6 +46,7 @@ pub fn die(msg: &str) -> ! {
 }
 
 fn main() {
+    let started = Instant::now();
     // Our own tag, whatever argv[0] says (docs/BEHAVIOUR.md §0a D9).
     duo::log::open_own_log(c"login_duo");
     duo::log::quiet_panics();
@@ -71,9 +74,9 @@ fn main() {
         if a.config.is_some() || a.duo_user.is_some() {
             die("Only root may specify -c or -f");
         }
-        privsep::run_separated(|| do_auth(&a, caller, command.as_deref(), true))
+        privsep::run_separated(|| do_auth(&a, caller, command.as_deref(), true, started))
     } else {
-        do_auth(&a, caller, command.as_deref(), false) == 0
+        do_auth(&a, caller, command.as_deref(), false, started) == 0
     };
     if !approved {
         std::process::exit(1);
@@ -82,8 +85,15 @@ fn main() {
 }
 
 /// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`. Returns the exit
-/// status: 0 approves. `separated` says whether this is the privsep child of a setuid run.
-fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool) -> i32 {
+/// status: 0 approves. `separated` says whether this is the privsep child of a setuid run;
+/// `started` is when the program started (for the auth event).
+fn do_auth(
+    a: &Args,
+    caller: sys::Uid,
+    command: Option<&OsStr>,
+    separated: bool,
+    started: Instant,
+) -> i32 {
     let Some(account) = duo::account::by_uid(caller) else {
         die("Who are you?");
     };
@@ -112,11 +122,18 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
     };
     let headless =
         std::env::var_os(exec::ORIGINAL_COMMAND).is_some() || !std::io::stdin().is_terminal();
+    // The auth event (`events = json`): filled in as the login goes on, sent where it ends.
+    let mut ev = events::Login::new(&cfg, "login_duo", started);
+    ev.os_user = Some(account.name.clone());
 
     let shown = a.duo_user.as_deref().unwrap_or(&account.name);
     match login::group_gate(&cfg, &account, shown) {
-        Gate::Error => return 1,
+        Gate::Error => {
+            ev.emit(Kind::Error, "Couldn't get groups");
+            return 1;
+        }
         Gate::Bypass => {
+            ev.emit(Kind::Skipped, events::GROUP_BYPASS);
             if cfg.motd && !headless {
                 print_motd();
             }
@@ -129,13 +146,18 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
         Some(u) => u.clone(),
         None => duo::gecos::duo_username(&cfg, &account),
     };
+    ev.duo_user = Some(duo_user.clone());
     let addr = client_address(a, &cfg);
+    ev.client_addr.clone_from(&addr);
     // Shown to the user in the push (pushinfo) only: text, not bytes.
     let shown_command = command.map(|c| c.to_string_lossy().into_owned());
 
-    let Some(mut client) = login::open_client(&cfg, "login_duo", &account.name, addr.as_deref())
-    else {
-        return 1;
+    let mut client = match login::open_client(&cfg, "login_duo", &account.name, addr.as_deref()) {
+        Ok(c) => c,
+        Err(why) => {
+            ev.emit(Kind::Error, &format!("Couldn't open Duo API handle: {why}"));
+            return 1;
+        }
     };
 
     let env_factor = if cfg.accept_env_factor {
@@ -163,7 +185,7 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
         }
         &mut term
     };
-    let verdict = login::run(
+    let ended = login::run(
         &cfg,
         &mut client,
         Request {
@@ -178,10 +200,11 @@ fn do_auth(a: &Args, caller: sys::Uid, command: Option<&OsStr>, separated: bool)
         },
         ui,
     );
-    if matches!(verdict, Verdict::Success | Verdict::Skipped) && cfg.motd && !headless {
+    ev.emit_ended(&ended, client.phases());
+    if matches!(ended.verdict, Verdict::Success | Verdict::Skipped) && cfg.motd && !headless {
         print_motd();
     }
-    if verdict.allows() {
+    if ended.verdict.allows() {
         0
     } else {
         1

@@ -12,7 +12,9 @@ mod conv;
 
 use std::ffi::CStr;
 use std::path::PathBuf;
+use std::time::Instant;
 
+use duo::events::{self, Kind};
 use duo::log::{log, Priority};
 use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use pam::constants::{PamFlag, PamResultCode};
@@ -80,6 +82,7 @@ fn parse_args(args: &[&CStr]) -> Result<(PathBuf, bool), ()> {
 
 fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     use PamResultCode::*;
+    let started = Instant::now();
     log(Priority::Info, "starting Duo Unix: PAM Duo");
     let Ok((path, debug)) = parse_args(args) else {
         return PAM_SERVICE_ERR;
@@ -95,16 +98,25 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     let Some(cfg) = login::load_config(&path, Reporter::Pam, &[duo::sys::Uid::ROOT], "root") else {
         return PAM_SERVICE_ERR;
     };
+    // The auth event (`events = json`): filled in as the login goes on, sent where it ends.
+    let mut ev = events::Login::new(&cfg, "pam_duo", started);
     let Ok(user) = pamh.get_user(None) else {
+        ev.emit(Kind::Error, "Couldn't get the user name");
         return PAM_USER_UNKNOWN;
     };
+    ev.os_user = Some(user.clone());
     let Some(mut account) = duo::account::by_name(&user) else {
+        ev.emit(Kind::Error, "Unknown user");
         return PAM_USER_UNKNOWN;
     };
     let service = match pamh.get_item::<Service>() {
         Ok(Some(s)) => s.to_string_lossy().into_owned(),
-        _ => return PAM_SERVICE_ERR,
+        _ => {
+            ev.emit(Kind::Error, "Couldn't get the PAM service");
+            return PAM_SERVICE_ERR;
+        }
     };
+    ev.service = Some(service.clone());
     let mut flags = Flags {
         auto: cfg.autopush,
         verified_push: cfg.verified_push,
@@ -117,29 +129,44 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         "su" | "su-l" if account.uid.is_root() => {
             match duo::account::by_uid(duo::sys::real_uid()) {
                 Some(a) => account = a,
-                None => return PAM_USER_UNKNOWN,
+                None => {
+                    ev.emit(Kind::Error, "Unknown calling user");
+                    return PAM_USER_UNKNOWN;
+                }
             }
         }
         _ => {}
     }
+    ev.os_user = Some(account.name.clone());
     match login::group_gate(&cfg, &account, &account.name) {
-        Gate::Error => return PAM_SERVICE_ERR,
-        Gate::Bypass => return PAM_SUCCESS,
+        Gate::Error => {
+            ev.emit(Kind::Error, "Couldn't get groups");
+            return PAM_SERVICE_ERR;
+        }
+        Gate::Bypass => {
+            ev.emit(Kind::Skipped, events::GROUP_BYPASS);
+            return PAM_SUCCESS;
+        }
         Gate::Required => {}
     }
     let duo_user = duo::gecos::duo_username(&cfg, &account);
+    ev.duo_user = Some(duo_user.clone());
     let rhost = match pamh.get_item::<RHost>() {
         Ok(Some(h)) => Some(h.to_string_lossy().into_owned()),
         _ => None,
     };
     let addr = duo::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
-    let Some(mut client) = login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref())
-    else {
-        return PAM_SERVICE_ERR;
+    ev.client_addr.clone_from(&addr);
+    let mut client = match login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref()) {
+        Ok(c) => c,
+        Err(why) => {
+            ev.emit(Kind::Error, &format!("Couldn't open Duo API handle: {why}"));
+            return PAM_SERVICE_ERR;
+        }
     };
     let conv_item = pamh.get_item::<Conv>().ok().flatten();
     let mut ui = conv::PamConversation::new(conv_item);
-    let verdict = login::run(
+    let ended = login::run(
         &cfg,
         &mut client,
         Request {
@@ -154,7 +181,8 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         },
         &mut ui,
     );
-    match verdict {
+    ev.emit_ended(&ended, client.phases());
+    match ended.verdict {
         Verdict::Success | Verdict::Skipped | Verdict::FailSafe => PAM_SUCCESS,
         Verdict::Aborted => PAM_ABORT,
         Verdict::FailSecure | Verdict::Error => PAM_SERVICE_ERR,

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: the mock Duo service, temporary users, and a
 //! pseudo-terminal driver.
 
+pub mod logsink;
 pub mod pty;
 pub mod users;
 
@@ -48,6 +49,11 @@ pub fn need_root() -> bool {
 pub const IKEY: &str = "DIXYZV6YM8IFYVWBINCA";
 /// The secret key that goes with [`IKEY`].
 pub const SKEY: &str = "yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo";
+
+/// The `status_msg` of the mock's `hostile-msg` user: quotes, backslashes, a newline that
+/// would start a forged line, CR, NUL, terminal escapes, DEL, C1 controls, the Unicode line
+/// and paragraph separators, and text that looks like more JSON fields.
+pub const HOSTILE_MSG: &str = "a \"quoted\" back\\slash\nFORGED-LINE root\r\u{0}nul\u{1b}[31mred\u{7f}del\u{85}nel\u{9b}csi\u{2028}ls\u{2029}ps\t}, \"result\":\"success\", {";
 
 /// Linux-PAM return codes that the tests expect.
 pub mod pam_codes {

@@ -5,7 +5,11 @@
 //! `pam_authenticate`; and the time from start to verdict under faults (median of 10): a
 //! refused port, a silent server with `https_timeout = 5`, and a normal login with 50 ms of
 //! added round-trip delay (netem in a network namespace this program makes, or, where the
-//! kernel has no netem, a delaying relay on loopback).
+//! kernel has no netem, a delaying relay on loopback). Last, the cost of `events = json`:
+//! logins with events off and on, interleaved, run in a private mount namespace whose journal
+//! socket (or `/dev/log`) is a listener of this program, so that each event is really sent and
+//! the host's logging never sees it; and the CPU time of building and sending one event
+//! in-process.
 //!
 //! `bench --compare DIR [--label TEXT]` also measures the `login_duo` and `libpam_duo.so` in DIR (`make bench`
 //! passes the glibc 2.17 build, target/x86_64-unknown-linux-gnu/release), alternating run by
@@ -41,16 +45,27 @@ fn tv(t: libc::timeval) -> f64 {
 
 /// Run one login and return (cpu ms, peak RSS KiB, wall ms).
 fn one(login: &PathBuf, conf: &PathBuf) -> Result<(f64, f64, f64), String> {
-    let start = Instant::now();
-    let child = Command::new(login)
-        .args(["-c"])
+    one_in(login, conf, None)
+}
+
+/// [`one`], in the sandbox of `sinks` if given.
+fn one_in(
+    login: &PathBuf,
+    conf: &PathBuf,
+    sinks: Option<&duo_tests::logsink::LogSinks>,
+) -> Result<(f64, f64, f64), String> {
+    let mut cmd = Command::new(login);
+    cmd.args(["-c"])
         .arg(conf)
         .args(["-f", "alice", "--", "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+        .stderr(Stdio::null());
+    if let Some(s) = sinks {
+        s.sandbox(&mut cmd);
+    }
+    let start = Instant::now();
+    let child = cmd.spawn().map_err(|e| e.to_string())?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: rusage is plain data; zeroed is a valid value.
@@ -213,7 +228,220 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    match events::run(&builds[0].login, &mock) {
+        Ok((lines, within)) => {
+            println!("{lines}");
+            if !within {
+                eprintln!("events: an event costs 5 % or more of a login's CPU");
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => {
+            eprintln!("events benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// The cost of `events = json`.
+mod events {
+    use super::{median, one_in};
+    use duo_tests::logsink::{Journal, LogSinks};
+    use duo_tests::Mock;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixDatagram;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    /// Logins per variant and sink.
+    const RUNS: usize = 100;
+    /// Events built and sent in-process.
+    const BUILDS: u32 = 2000;
+
+    fn conf(mock: &Mock, name: &str, events: &str) -> Result<PathBuf, String> {
+        let p = mock.dir.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "[duo]\nikey = {}\nskey = {}\nhost = 127.0.0.1:{}\ncafile = {}\nautopush = yes\n\
+                 events = {events}\n",
+                duo_tests::IKEY,
+                duo_tests::SKEY,
+                mock.port,
+                mock.ca.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        Ok(p)
+    }
+
+    /// Returns the report and whether building and sending an event costs under 5 % of a
+    /// login's CPU.
+    pub fn run(login: &PathBuf, mock: &Mock) -> Result<(String, bool), String> {
+        let off = conf(mock, "events-off.conf", "off")?;
+        let on = conf(mock, "events-on.conf", "json")?;
+        let mut out = Vec::new();
+        let mut login_cpu = f64::MAX;
+        for (mode, sink) in [
+            (Journal::Listening, "journal socket"),
+            (Journal::Absent, "no journal: syslog"),
+        ] {
+            let sinks = LogSinks::start(mode);
+            let _ = one_in(login, &off, Some(&sinks));
+            let _ = one_in(login, &on, Some(&sinks));
+            let mut cpu = [Vec::new(), Vec::new()];
+            let mut wall = [Vec::new(), Vec::new()];
+            let (mut dcpu, mut dwall) = (Vec::new(), Vec::new());
+            for i in 0..RUNS {
+                // Pairs, alternating which goes first, so that drift hits both alike.
+                let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
+                let mut pair = [(0.0, 0.0); 2];
+                for v in order {
+                    let (c, _, w) = one_in(login, if v == 1 { &on } else { &off }, Some(&sinks))?;
+                    pair[v] = (c, w);
+                    cpu[v].push(c);
+                    wall[v].push(w);
+                }
+                dcpu.push(pair[1].0 - pair[0].0);
+                dwall.push(pair[1].1 - pair[0].1);
+            }
+            let got = sinks.finish();
+            let delivered = match mode {
+                Journal::Listening => got.journal.len(),
+                _ => got
+                    .syslog
+                    .iter()
+                    .filter(|d| d.windows(5).any(|w| w == b"@cee:"))
+                    .count(),
+            };
+            if delivered != RUNS + 1 {
+                return Err(format!(
+                    "{sink}: {delivered} events arrived for {} logins with events on",
+                    RUNS + 1
+                ));
+            }
+            let [c0, c1] = cpu.map(|mut v| median(&mut v));
+            let [w0, w1] = wall.map(|mut v| median(&mut v));
+            let (dc, dw) = (median(&mut dcpu), median(&mut dwall));
+            login_cpu = login_cpu.min(c0);
+            out.push(format!(
+                "events = json vs off ({sink}), login_duo autopush, {RUNS} interleaved pairs: \
+                 CPU median {c1:.2} vs {c0:.2} ms, median paired difference {dc:+.3} ms \
+                 ({:+.1} %); wall median {w1:.1} vs {w0:.1} ms, median paired difference \
+                 {dw:+.2} ms ({:+.1} %)",
+                100.0 * dc / c0,
+                100.0 * dw / w0
+            ));
+        }
+        let (build, send) = in_process()?;
+        let share = 100.0 * (build + send) / login_cpu;
+        out.push(format!(
+            "one event in-process, mean of {BUILDS}: building {:.1} µs (object, escaping, journal \
+             datagram) + sending {:.1} µs (socket, non-blocking sendto, close) = {share:.2} % of \
+             a login's CPU ({login_cpu:.2} ms); limit 5 %",
+            build * 1000.0,
+            send * 1000.0
+        ));
+        Ok((out.join("\n"), share < 5.0))
+    }
+
+    /// Mean milliseconds of rendering one event with typical values, and of sending its
+    /// journal datagram the way the product does, to a socket of this program.
+    fn in_process() -> Result<(f64, f64), String> {
+        use duo::events::{Kind, Login};
+        let text = format!(
+            "[duo]\nikey = {}\nskey = {}\nhost = api-xxxxxxxx.duosecurity.com\nevents = json\n",
+            duo_tests::IKEY,
+            duo_tests::SKEY
+        );
+        let cfg = duo::config::parse(
+            text.as_bytes(),
+            duo::config::Frontend::Login,
+            &mut |_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
+        let phases = duo::phases::Phases {
+            lookup: Duration::from_millis(3),
+            connect: Duration::from_millis(20),
+            tls: Duration::from_millis(40),
+            ping: Duration::from_millis(20),
+            preauth: Duration::from_millis(25),
+            auth: Duration::from_millis(7000),
+            tls_version: Some("TLSv1.3"),
+            ..Default::default()
+        };
+        let ended = duo::login::Ended {
+            verdict: duo::login::Verdict::Success,
+            reason: String::new(),
+            attempts: 1,
+            allowed: 3,
+            seen: duo::attempt::Seen {
+                factor: Some("push1".into()),
+                txid: Some("3a6b2c3d-1e2f-4a5b-8c9d-0e1f2a3b4c5d".into()),
+            },
+        };
+        let mut l = Login::new(&cfg, "login_duo", Instant::now());
+        l.os_user = Some("alice".into());
+        l.duo_user = Some("alice".into());
+        l.client_addr = Some("203.0.113.9".into());
+        let cpu0 = super::cpu_ms();
+        let mut last = None;
+        for _ in 0..BUILDS {
+            last = Some(l.render(Kind::Success, "", Some(&ended), &phases));
+        }
+        let build = (super::cpu_ms() - cpu0) / f64::from(BUILDS);
+        let payload = last.ok_or("no event")?.journal;
+
+        let dir = duo_tests::temp_dir("bench-journal");
+        let path = dir.join("socket");
+        let listener = UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
+        listener
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .map_err(|e| e.to_string())?;
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            let mut n = 0u32;
+            while n < BUILDS && listener.recv(&mut buf).is_ok() {
+                n += 1;
+            }
+            n
+        });
+        let cpu0 = super::cpu_ms();
+        for _ in 0..BUILDS {
+            // What duo::events does per event: a new unbound socket, non-blocking, one send.
+            // A full queue here (the reader is late) is retried, so every event is counted.
+            let s = UnixDatagram::unbound().map_err(|e| e.to_string())?;
+            s.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let end = Instant::now() + Duration::from_secs(5);
+            while s.send_to(&payload, &path).is_err() {
+                if Instant::now() > end {
+                    return Err("the bench's journal socket stayed full".into());
+                }
+                std::thread::yield_now();
+            }
+        }
+        let cpu = super::cpu_ms() - cpu0;
+        let received = reader.join().map_err(|_| "reader thread failed")?;
+        let _ = std::fs::remove_dir_all(&dir);
+        if received != BUILDS {
+            return Err(format!("{received} of {BUILDS} datagrams arrived"));
+        }
+        // The reader's CPU is counted too (getrusage covers all threads): it stands in for
+        // nothing of the login, so this overstates the cost.
+        Ok((build, cpu / f64::from(BUILDS)))
+    }
+}
+
+/// CPU time (user + system) of this process so far, in milliseconds.
+fn cpu_ms() -> f64 {
+    // SAFETY: rusage is plain data, filled in by getrusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 /// Time to verdict under faults.

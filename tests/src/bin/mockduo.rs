@@ -4,7 +4,9 @@
 //!          [--cert expired|expiring|self-signed] [--silent] [--clock-offset SECS]
 //!          [--scenario NAME] [--delay PATH=MS]... [--idle-close MS]`
 //!
-//! Generates a CA (`DIR/ca.pem`) and a server certificate for `localhost`, `127.0.0.1` and
+//! Generates a CA (`DIR/ca.pem`, its key in `DIR/ca-key.pem`; both are reused when present, so
+//! a client configured with `cafile = DIR/ca.pem` keeps working across restarts) and a server
+//! certificate for `localhost`, `127.0.0.1` and
 //! `::1` (`--cert expired`: one that expired in 2020; `--cert expiring`: one that expires in
 //! 10 days; `--cert self-signed`: a self-signed one, not issued by `ca.pem`), serves HTTPS (`--silent`: completes every TLS handshake and
 //! never answers a request), prints `READY <port>`, and answers the Duo Auth API v2 endpoints used
@@ -25,7 +27,8 @@
 //! - `preauth-allow`, `preauth-deny`, `enroll`, `preauth-fail` (FAIL 1000),
 //!   `preauth-ok-missing_response`, `preauth-fail-missing_response`, `preauth-bad-stat`,
 //!   `preauth-allow-bad_response`, `bad-json` (empty 200 body), `evil-msg` (deny with terminal
-//!   escapes in status_msg), `preauth-bad-result` (result "weird"), `oversized` (a 2 MiB body).
+//!   escapes in status_msg), `preauth-bad-result` (result "weird"), `oversized` (a 2 MiB body),
+//!   `hostile-msg` (allow, with [`HOSTILE_MSG`] as status_msg).
 //! - a number `N` (e.g. `401`, `403`, `500`, `503`): bare HTTP status N at preauth.
 //! - `auth-500`: preauth asks for auth, `/auth` answers 500.
 //! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
@@ -64,7 +67,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{json, Value};
 use sha2::Sha512;
 
-use duo_tests::{IKEY, SKEY};
+use duo_tests::{HOSTILE_MSG, IKEY, SKEY};
 
 struct State {
     record: Option<Mutex<std::fs::File>>,
@@ -99,6 +102,44 @@ enum CertKind {
     SelfSigned,
 }
 
+/// What `mockduo --help` prints.
+const USAGE: &str = "\
+mockduo: a mock Duo Auth API service (for tests, the demo, and trying Duo Unix without a Duo
+account). It checks every request's signature and answers by the Duo user name.
+
+Usage: mockduo --dir DIR [options]
+
+  --dir DIR            where the CA (ca.pem, ca-key.pem; reused when present) and the port
+                       file go
+  --listen ADDR        address to listen on (default 127.0.0.1:0, any free port); e.g.
+                       127.0.0.1:8443 for a fixed port
+  --record FILE        append one JSON line per request
+  --exit-on-stdin-eof  stop when stdin closes
+  --cert KIND          expired | expiring | self-signed server certificate
+  --silent             complete TLS handshakes, never answer
+  --clock-offset SECS  run the mock's clock ahead (or behind, negative)
+  --scenario NAME      answer every request as if the user were NAME
+  --delay PATH=MS      answer PATH (e.g. /auth/v2/ping, or tls) MS milliseconds late
+  --idle-close MS      close connections idle for MS milliseconds
+  --help               this text
+
+Integration key: DIXYZV6YM8IFYVWBINCA
+Secret key:      yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo
+
+Duo user names that select a behaviour:
+  any other name       menu; 1 (push) and passcode 123456 approve, other passcodes deny
+  pushdeny             the push is denied
+  preauth-allow        allowed without two-factor (logged as Skipped)
+  preauth-deny         denied at preauth (Aborted)
+  enroll               enrollment required (Aborted)
+  401, 403, 500, 503   that HTTP status at preauth (503: the failmode verdict)
+  slow-preauth-N       preauth answers after N seconds
+  silent-preauth       preauth never answers (the failmode verdict after https_timeout)
+  rate-limited, retry-after-N, always-429   rate limiting
+  auth-500, silent-auth, status-waiting      failures after preauth
+  bad-json, truncated, close-mid-reply, oversized, evil-msg, hostile-msg   bad replies
+";
+
 fn main() {
     let mut listen = "127.0.0.1:0".to_string();
     let mut dir = None;
@@ -113,6 +154,10 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
             "--listen" => listen = args.next().unwrap_or(listen),
             "--dir" => dir = args.next(),
             "--record" => record = args.next(),
@@ -155,7 +200,7 @@ fn main() {
                 }
             }
             other => {
-                eprintln!("mockduo: unknown argument {other}");
+                eprintln!("mockduo: unknown argument {other} (see mockduo --help)");
                 std::process::exit(2);
             }
         }
@@ -217,7 +262,18 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.distinguished_name
         .push(DnType::CommonName, "mockduo test CA");
-    let ca_key = KeyPair::generate().map_err(e)?;
+    // Reuse the CA of an earlier run in DIR: the same key and name make the same trust
+    // anchor, so a config that trusts DIR/ca.pem keeps working after a restart.
+    let (ca_pem, key_pem) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    let saved = std::fs::read_to_string(&key_pem)
+        .ok()
+        .filter(|_| ca_pem.exists())
+        .and_then(|pem| KeyPair::from_pem(&pem).ok());
+    let reused = saved.is_some();
+    let ca_key = match saved {
+        Some(k) => k,
+        None => KeyPair::generate().map_err(e)?,
+    };
     let ca_cert = ca.self_signed(&ca_key).map_err(e)?;
     let mut srv =
         CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into(), "::1".into()])
@@ -237,7 +293,19 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
     } else {
         srv.signed_by(&srv_key, &ca_cert, &ca_key).map_err(e)?
     };
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).map_err(|e| e.to_string())?;
+    if !reused {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::write(&ca_pem, ca_cert.pem()).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(&key_pem);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_pem)
+            .map_err(|e| e.to_string())?;
+        f.write_all(ca_key.serialize_pem().as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -667,6 +735,7 @@ fn preauth(user: &str, verified: bool) -> (u16, String) {
     match user {
         "preauth-allow" => ok(json!({"result": "allow", "status_msg": "preauth-allowed"})),
         "preauth-deny" => ok(json!({"result": "deny", "status_msg": "preauth-denied"})),
+        "hostile-msg" => ok(json!({"result": "allow", "status_msg": HOSTILE_MSG})),
         "evil-msg" => ok(json!({"result": "deny", "status_msg": "\u{1b}]0;PWNED\u{7} denied"})),
         "enroll" => ok(
             json!({"result": "enroll", "status_msg": "Enroll an authentication device to proceed",

@@ -147,18 +147,23 @@ fn main() {
     let mut confdir = String::new();
     let mut service = String::new();
     let mut user = String::new();
-    let mut rhost = None;
+    let mut rhost: Option<Vec<u8>> = None;
     let mut cycles = 1u32;
     let mut want_stats = false;
     let mut timing = false;
-    let mut args = std::env::args().skip(1);
+    // The host is bytes (it need not be UTF-8); every other argument is text.
+    let mut args = std::env::args_os().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().unwrap_or_default();
-        match a.as_str() {
+        let mut raw = || args.next().unwrap_or_default();
+        if a == "--rhost" {
+            rhost = Some(std::os::unix::ffi::OsStrExt::as_bytes(raw().as_os_str()).to_vec());
+            continue;
+        }
+        let mut val = || raw().to_string_lossy().into_owned();
+        match a.to_string_lossy().as_ref() {
             "--confdir" => confdir = val(),
             "--service" => service = val(),
             "--user" => user = val(),
-            "--rhost" => rhost = Some(val()),
             "--answer" => {
                 let v = val();
                 if let Ok(mut q) = ANSWERS.lock() {
