@@ -8,6 +8,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use duo_tests::users::TempUser;
 use duo_tests::Mock;
@@ -116,6 +117,48 @@ fn sudo_runs_the_command_only_after_approval() {
         "the command ran as root after approval: {stdout}"
     );
 
+    // §0a D9: the module's lines reach syslog with facility authpriv, where sudo and
+    // pam_unix write (a private /dev/log, never the host's logging).
+    {
+        use duo_tests::logsink::{Journal, LogSinks};
+        let sinks = LogSinks::start(Journal::Absent);
+        let mut cmd = Command::new("timeout");
+        cmd.args([
+            "60",
+            "runuser",
+            "-u",
+            &approve.name,
+            "--",
+            "sudo",
+            "-S",
+            "/usr/bin/id",
+            "-un",
+        ])
+        .stdin(Stdio::null());
+        sinks.sandbox(&mut cmd);
+        let out = duo_tests::run_captured(cmd, Duration::from_secs(70));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let duo: Vec<(u32, String)> = sinks
+            .finish()
+            .syslog_messages()
+            .into_iter()
+            .map(|(p, m)| (p, String::from_utf8_lossy(&m).into_owned()))
+            .filter(|(_, m)| m.contains("Duo"))
+            .collect();
+        assert!(
+            duo.iter()
+                .any(|(_, m)| m == "Successful Duo login for 'alice'"),
+            "{duo:?}"
+        );
+        for (pri, m) in &duo {
+            assert_eq!(pri >> 3, 10, "facility of {m:?} is not authpriv");
+        }
+    }
+
     let out = sudo_as(&deny);
     assert!(!out.status.success(), "denied sudo must fail");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -160,8 +203,8 @@ fn sudo_runs_the_command_only_after_approval() {
         .filter(|r| r["path"] == "/auth/v2/auth")
         .filter_map(|r| r["params"]["username"].as_str().map(String::from))
         .collect();
-    // One approval for alice; sudo retries a failed authentication itself (passwd_tries = 3).
-    assert_eq!(users[0], "alice");
-    assert_eq!(users.iter().filter(|u| *u == "alice").count(), 1);
-    assert_eq!(users[1..], ["pushdeny", "pushdeny", "pushdeny"]);
+    // Two approvals for alice (the second one with a private syslog); sudo retries a failed
+    // authentication itself (passwd_tries = 3).
+    assert_eq!(users[..2], ["alice", "alice"]);
+    assert_eq!(users[2..], ["pushdeny", "pushdeny", "pushdeny"]);
 }

@@ -115,12 +115,17 @@ fn login_duo_prints_config_problems_raw_with_or_without_debug() {
 
 /// A private PAM service directory with one service running the module with `debug`.
 fn pam_service(m: &Mock, name: &str, conf: &Path) -> PathBuf {
+    pam_service_args(m, name, conf, "debug")
+}
+
+/// A private PAM service directory with one service running the module with `args`.
+fn pam_service_args(m: &Mock, name: &str, conf: &Path, args: &str) -> PathBuf {
     let confdir = m.dir.join(format!("pam.d-{name}"));
     std::fs::create_dir_all(&confdir).expect("mkdir");
     std::fs::write(
         confdir.join(name),
         format!(
-            "auth required {} conf={} debug\naccount required pam_permit.so\n",
+            "auth required {} conf={} {args}\naccount required pam_permit.so\n",
             duo_tests::built("libpam_duo.so").display(),
             conf.display()
         ),
@@ -300,4 +305,70 @@ fn a_config_owned_by_an_ordinary_user_denies() {
         "{err}"
     );
     assert!(m.requests().is_empty(), "nothing reached Duo");
+}
+
+/// §0a D9: the module's lines carry facility authpriv even in a host that never called
+/// `openlog` (pamclient), so they land where pam_unix's do; and without `debug` the config
+/// problem lines of the reference go to syslog.
+#[test]
+fn pam_duo_logs_to_authpriv_in_a_host_without_openlog() {
+    if !duo_tests::need_root() {
+        return;
+    }
+    use duo_tests::logsink::{Journal, LogSinks};
+    let m = Mock::start(&[]);
+    let ok = conf_with_line_8(&m.dir, "facility.conf", &m, "; eight");
+    let bad = conf_with_line_8(&m.dir, "facility-bad.conf", &m, "gecos_delim = ,,");
+    for (name, conf, answer) in [("duo-fac-ok", &ok, "1"), ("duo-fac-bad", &bad, "")] {
+        let confdir = pam_service_args(&m, name, conf, "");
+        let sinks = LogSinks::start(Journal::Absent);
+        let mut cmd = Command::new(duo_tests::built("pamclient"));
+        cmd.arg("--confdir")
+            .arg(&confdir)
+            .args(["--service", name, "--user", "root"])
+            .stdin(Stdio::null());
+        if !answer.is_empty() {
+            cmd.args(["--answer", answer]);
+        }
+        sinks.sandbox(&mut cmd);
+        let out = run_captured(cmd, Duration::from_secs(60));
+        assert!(!out.killed);
+        let got = sinks.finish().syslog_messages();
+        let lines: Vec<(u32, String)> = got
+            .iter()
+            .map(|(pri, msg)| (*pri, String::from_utf8_lossy(msg).into_owned()))
+            .collect();
+        assert!(!lines.is_empty(), "{name}: no syslog line");
+        for (pri, msg) in &lines {
+            assert_eq!(pri >> 3, 10, "{name}: facility of {msg:?} is not authpriv");
+        }
+        let texts: Vec<&str> = lines.iter().map(|(_, m)| m.as_str()).collect();
+        if name == "duo-fac-ok" {
+            assert!(
+                texts.contains(&"Successful Duo login for 'root'"),
+                "{texts:?}"
+            );
+            assert!(
+                texts.iter().any(|t| t.starts_with("Loading config file")),
+                "{texts:?}"
+            );
+        } else {
+            let p = bad.display();
+            let want = [
+                "Invalid character option length. Character fields must be 1 character long: ',,'"
+                    .to_string(),
+                "Invalid pam_duo option: 'gecos_delim'".to_string(),
+                format!("Parse error in {p}, line 8"),
+            ];
+            for w in &want {
+                assert!(texts.contains(&w.as_str()), "{w:?} not in {texts:?}");
+            }
+            // And nothing on stderr without debug.
+            assert!(
+                out.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
