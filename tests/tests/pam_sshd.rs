@@ -176,6 +176,36 @@ fn sshd_keyboard_interactive_with_duo() {
         "{}",
         p.transcript
     );
+
+    // The same outage with failmode = safe: the login goes on, and sshd shows the notice with
+    // its login messages, which OpenSSH prints for an interactive session.
+    let body = std::fs::read_to_string(&conf).expect("conf");
+    std::fs::write(&conf, body.replace("failmode = secure", "failmode = safe")).expect("conf");
+    let mut cmd = Command::new("ssh");
+    cmd.args([
+        "-tt",
+        "-p",
+        &server.port.to_string(),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PreferredAuthentications=keyboard-interactive",
+        "-o",
+        "ConnectTimeout=10",
+        &format!("{}@127.0.0.1", outage.name),
+    ]);
+    let mut p = PtyChild::spawn(cmd).expect("spawn ssh");
+    p.expect(
+        "Duo two-factor service unreachable: continuing without two-factor (failmode safe)",
+        t,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}: {}", p.transcript));
+    p.send("echo RAN-fail''safe; exit\n");
+    p.expect("RAN-failsafe", t)
+        .unwrap_or_else(|e| panic!("{e:?}: {}", p.transcript));
+    let _ = p.finish(t);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -448,6 +478,24 @@ fn forcecommand(dir: &Path, login: &Path) {
         stderr.contains("Duo two-factor service unreachable: login denied (failmode secure)"),
         "{stderr}"
     );
+    // With failmode = safe the command runs, and the ssh client shows the notice.
+    let _safe = LoginConf::install(&format!(
+        "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
+         host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nfailmode = safe\n",
+        m.port,
+        m.ca.display()
+    ));
+    let out = run(&outage);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), outage.name);
+    assert!(
+        stderr.contains(
+            "Duo two-factor service unreachable: continuing without two-factor (failmode safe)"
+        ),
+        "{stderr}"
+    );
+    drop(_safe);
     let users: Vec<String> = m
         .requests()
         .iter()

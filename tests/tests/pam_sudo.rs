@@ -39,6 +39,8 @@ fn sudo_runs_the_command_only_after_approval() {
     // Duo answers 503 (failsecure) and preauth deny (abort).
     let outage = TempUser::create("duoso", "503");
     let abort = TempUser::create("duosx", "preauth-deny");
+    // The same outage under a service whose config says failmode = safe.
+    let safe_outage = TempUser::create("duosf", "503");
     let pid = std::process::id();
     let service = format!("duo-sudo-{pid}");
     let conf = m.dir.join("sudo.conf");
@@ -54,9 +56,30 @@ fn sudo_runs_the_command_only_after_approval() {
     .expect("conf");
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
 
+    let safe_conf = m.dir.join("sudo-safe.conf");
+    let safe_body = std::fs::read_to_string(&conf)
+        .expect("conf")
+        .replace("failmode = secure", "failmode = safe");
+    std::fs::write(&safe_conf, safe_body).expect("safe conf");
+    std::fs::set_permissions(&safe_conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
     let pam_file = PathBuf::from(format!("/etc/pam.d/{service}"));
+    let safe_pam_file = PathBuf::from(format!("/etc/pam.d/{service}-safe"));
     let sudoers = PathBuf::from(format!("/etc/sudoers.d/duo-test-{pid}"));
-    let _cleanup = EtcFiles(vec![pam_file.clone(), sudoers.clone()]);
+    let _cleanup = EtcFiles(vec![
+        pam_file.clone(),
+        safe_pam_file.clone(),
+        sudoers.clone(),
+    ]);
+    std::fs::write(
+        &safe_pam_file,
+        format!(
+            "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+            duo_tests::built("libpam_duo.so").display(),
+            safe_conf.display()
+        ),
+    )
+    .expect("pam service");
     std::fs::write(
         &pam_file,
         format!(
@@ -73,6 +96,10 @@ fn sudo_runs_the_command_only_after_approval() {
             u.name
         ));
     }
+    rules.push_str(&format!(
+        "Defaults:{0} pam_service={service}-safe\nDefaults:{0} !lecture\n{0} ALL=(root) /usr/bin/id\n",
+        safe_outage.name
+    ));
     std::fs::write(&sudoers, rules).expect("sudoers");
     std::fs::set_permissions(&sudoers, std::fs::Permissions::from_mode(0o440)).expect("chmod");
     let check = Command::new("visudo")
@@ -196,6 +223,22 @@ fn sudo_runs_the_command_only_after_approval() {
             .count();
         assert_eq!(preauths, 1, "{duo_name}: sudo did not ask again");
     }
+
+    // An outage under failmode = safe: the command runs, and the user is told (§0a D13).
+    let out = sudo_as(&safe_outage);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.lines().any(|l| l == "root"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Duo two-factor service unreachable: continuing without two-factor (failmode safe)"
+        ),
+        "{stdout}"
+    );
 
     let users: Vec<String> = m
         .requests()
