@@ -340,3 +340,33 @@ fn jitter() -> Duration {
     let _ = ring::rand::SystemRandom::new().fill(&mut b);
     Duration::from_millis(u64::from(u16::from_le_bytes(b)) % 1000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(name: &str, value: &str) -> Response {
+        Response {
+            status: 429,
+            headers: vec![(name.to_string(), value.to_string())],
+            body: Vec::new(),
+            close: false,
+        }
+    }
+
+    #[test]
+    fn retry_after_never_overflows() {
+        let r = |v: &str| retry_after(&with("retry-after", v));
+        assert_eq!(r("7"), Some(7));
+        assert_eq!(r("+7"), Some(7));
+        assert_eq!(r("-7"), Some(0), "a wait in the past is no wait");
+        // Values that overflowed the earlier Instant arithmetic.
+        assert_eq!(r("9223372036854775807"), Some(9_223_372_036_854_775_807));
+        assert_eq!(r("99999999999999999999999999"), Some(u64::MAX));
+        assert_eq!(r("-99999999999999999999999999"), Some(0));
+        assert_eq!(r("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert!(r("Fri, 31 Dec 9999 23:59:59 GMT").is_some_and(|s| s > 1 << 30));
+        assert_eq!(r("soon"), None);
+        assert_eq!(retry_after(&with("x-retry-after", "3")), Some(3));
+    }
+}
