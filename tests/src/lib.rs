@@ -202,6 +202,31 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Write a config file (or any private file) with mode 0600, owned by whoever runs the test,
+/// and return its path. Every test writes its configs through this.
+pub fn write_conf(path: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+    path.to_path_buf()
+}
+
+/// The text of a config for `mock`: the test keys, `host = 127.0.0.1:<port>`, `cafile` = the
+/// mock's CA, then the `extra` lines.
+pub fn mock_conf_body(mock: &Mock, extra: &str) -> String {
+    format!(
+        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n{extra}\n",
+        mock.port,
+        mock.ca.display()
+    )
+}
+
+/// [`write_conf`] of [`mock_conf_body`] as `name` in the mock's directory.
+pub fn mock_conf(mock: &Mock, name: &str, extra: &str) -> PathBuf {
+    write_conf(&mock.dir.join(name), &mock_conf_body(mock, extra))
+}
+
 /// A running mock Duo service; stopped and cleaned up when dropped.
 pub struct Mock {
     /// Its port on 127.0.0.1.

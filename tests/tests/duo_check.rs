@@ -72,10 +72,7 @@ fn healthy_tree() -> Tree {
 
 /// Write a 0600 config named `name` in `dir`.
 fn write_conf(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).expect("write config");
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    p
+    duo_tests::write_conf(&dir.join(name), body)
 }
 
 /// A pam_duo config for the mock (or any `host:port`; Duo's pinned roots without `ca`), with

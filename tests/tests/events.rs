@@ -39,10 +39,10 @@ const MAX_MESSAGE: usize = 7680;
 const AUTHPRIV: u32 = 10 << 3;
 
 fn write_conf(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\n{body}")).expect("write");
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    p
+    duo_tests::write_conf(
+        &dir.join(name),
+        &format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\n{body}"),
+    )
 }
 
 /// What one login run produced.

@@ -308,8 +308,7 @@ struct Run {
 }
 
 fn write_private(path: &Path, body: &str) {
-    std::fs::write(path, body).expect("write");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    duo_tests::write_conf(path, body);
 }
 
 /// One run of one row: returns what happened.

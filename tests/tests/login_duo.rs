@@ -5,7 +5,7 @@
 //! setuid test installs a root-owned 4755 copy and runs it as an unprivileged user.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -19,21 +19,7 @@ fn mock() -> Mock {
     Mock::start(&[])
 }
 
-/// Write a 0600 config in the mock's directory.
-fn conf(mock: &Mock, name: &str, extra: &str) -> PathBuf {
-    let body = format!(
-        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n{extra}\n",
-        mock.port,
-        mock.ca.display()
-    );
-    write_conf(&mock.dir.join(name), &body)
-}
-
-fn write_conf(path: &Path, body: &str) -> PathBuf {
-    std::fs::write(path, body).expect("write config");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    path.to_path_buf()
-}
+use duo_tests::{mock_conf as conf, write_conf};
 
 /// Run a command with no terminal (headless login_duo); it must finish within `limit`.
 fn run_with_limit(cmd: Command, limit: Duration) -> (Output, Duration) {

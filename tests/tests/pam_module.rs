@@ -27,17 +27,7 @@ impl Setup {
 
     /// Write config `name` and a service of the same name whose auth stack is our module.
     fn service(&self, name: &str, conf_extra: &str, module_args: &str) -> String {
-        let conf = self.mock.dir.join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n{conf_extra}\n",
-                self.mock.port,
-                self.mock.ca.display()
-            ),
-        )
-        .expect("write conf");
-        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let conf = duo_tests::mock_conf(&self.mock, &format!("{name}.conf"), conf_extra);
         std::fs::write(
             self.confdir.join(name),
             format!(
@@ -206,13 +196,10 @@ fn refused_port_follows_failmode() {
         .port();
     let dir = &s.confdir;
     for (mode, want) in [("safe", PAM_SUCCESS), ("secure", PAM_SERVICE_ERR)] {
-        let conf = s.mock.dir.join(format!("refused-{mode}.conf"));
-        std::fs::write(
-            &conf,
-            format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\n"),
-        )
-        .expect("write");
-        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let conf = duo_tests::write_conf(
+            &s.mock.dir.join(format!("refused-{mode}.conf")),
+            &format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\n"),
+        );
         let svc = format!("duo-refused-{mode}");
         std::fs::write(
             dir.join(&svc),

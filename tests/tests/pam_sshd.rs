@@ -124,18 +124,11 @@ fn sshd_keyboard_interactive_with_duo() {
     }
     let m = Mock::start(&[]);
     let dir = duo_tests::temp_dir("sshd");
-    let conf = m.dir.join("sshd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
-             host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nprompts = 1\nfailmode = secure\n",
-            m.port,
-            m.ca.display()
-        ),
-    )
-    .expect("conf");
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let conf = duo_tests::mock_conf(
+        &m,
+        "sshd.conf",
+        "send_gecos = yes\nprompts = 1\nfailmode = secure",
+    );
     let approve = TempUser::create("duoka", "alice");
     let deny = TempUser::create("duokd", "pushdeny");
     let server = start_sshd(
@@ -241,18 +234,11 @@ fn sshd_key_then_duo_with_the_shipped_example() {
     let m = Mock::start(&[]);
     let dir = duo_tests::temp_dir("sshd-key-duo");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let conf = m.dir.join("key-duo.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
-             host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nprompts = 1\nfailmode = secure\n",
-            m.port,
-            m.ca.display()
-        ),
-    )
-    .expect("conf");
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let conf = duo_tests::mock_conf(
+        &m,
+        "key-duo.conf",
+        "send_gecos = yes\nprompts = 1\nfailmode = secure",
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let example =
         std::fs::read_to_string(root.join("conf/pam.d/sshd-key-and-duo")).expect("example");

@@ -43,25 +43,17 @@ fn sudo_runs_the_command_only_after_approval() {
     let safe_outage = TempUser::create("duosf", "503");
     let pid = std::process::id();
     let service = format!("duo-sudo-{pid}");
-    let conf = m.dir.join("sudo.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
-             host = 127.0.0.1:{}\ncafile = {}\nautopush = yes\nprompts = 1\nsend_gecos = yes\nfailmode = secure\n",
-            m.port,
-            m.ca.display()
-        ),
-    )
-    .expect("conf");
-    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let conf = duo_tests::mock_conf(
+        &m,
+        "sudo.conf",
+        "autopush = yes\nprompts = 1\nsend_gecos = yes\nfailmode = secure",
+    );
 
     let safe_conf = m.dir.join("sudo-safe.conf");
     let safe_body = std::fs::read_to_string(&conf)
         .expect("conf")
         .replace("failmode = secure", "failmode = safe");
-    std::fs::write(&safe_conf, safe_body).expect("safe conf");
-    std::fs::set_permissions(&safe_conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    duo_tests::write_conf(&safe_conf, &safe_body);
 
     let pam_file = PathBuf::from(format!("/etc/pam.d/{service}"));
     let safe_pam_file = PathBuf::from(format!("/etc/pam.d/{service}-safe"));

@@ -2,7 +2,6 @@
 //! sysadmins grep for, in both frontends. The expected strings come from the behaviour
 //! description (docs/BEHAVIOUR.md §3.3, §1.9, §6, §9) and from what the C version prints.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -12,15 +11,8 @@ use duo_tests::{run_captured, Mock, IKEY, SKEY};
 
 /// A config whose line 8 is `line8` (lines 6 and 7 are comments).
 fn conf_with_line_8(dir: &Path, name: &str, mock: &Mock, line8: &str) -> PathBuf {
-    let body = format!(
-        "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n; six\n; seven\n{line8}\n",
-        mock.port,
-        mock.ca.display()
-    );
-    let p = dir.join(name);
-    std::fs::write(&p, body).expect("write conf");
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    p
+    let body = duo_tests::mock_conf_body(mock, &format!("; six\n; seven\n{line8}"));
+    duo_tests::write_conf(&dir.join(name), &body)
 }
 
 fn login_duo(conf: &Path, debug: bool) -> (bool, String) {
@@ -76,9 +68,7 @@ fn login_duo_prints_config_problems_raw_with_or_without_debug() {
         m.port,
         m.ca.display()
     );
-    let no_eq = m.dir.join("no-eq.conf");
-    std::fs::write(&no_eq, body).expect("write");
-    std::fs::set_permissions(&no_eq, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let no_eq = duo_tests::write_conf(&m.dir.join("no-eq.conf"), &body);
     for debug in [false, true] {
         let (ok, err) = login_duo(&no_eq, debug);
         assert!(!ok);
