@@ -586,7 +586,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
             0
         }
         Err(e) => {
-            let connect = matches!(e, CallError::Connect(_));
+            let connect = matches!(e, CallError::Connect { .. });
             let text = e.to_string();
             report.add(
                 Check::Clock,

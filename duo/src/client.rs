@@ -30,8 +30,14 @@ pub enum Method {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallError {
     /// No HTTP status could be obtained: name lookup, connect, proxy, TLS, timeout, framing.
-    /// The text is the whole `Couldn't connect to <host>: <reason>`.
-    Connect(String),
+    Connect {
+        /// The whole `Couldn't connect to <host>: <reason>`.
+        text: String,
+        /// The service could not be reached at the network level (name lookup, connect, TLS
+        /// handshake, silence), as opposed to a connection closed mid-reply, a malformed reply
+        /// or a proxy's refusal. Only this may open the outage window (`crate::outage`).
+        unreachable: bool,
+    },
     /// HTTP 401: wrong ikey or skey, or a bad signature.
     Unauthorized,
     /// HTTP 5xx.
@@ -46,7 +52,7 @@ pub enum CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Connect(t) | CallError::Local(t) => f.write_str(t),
+            CallError::Connect { text: t, .. } | CallError::Local(t) => f.write_str(t),
             CallError::Unauthorized => f.write_str("Invalid ikey or skey"),
             CallError::Server(code) | CallError::Rejected(code) => write!(f, "HTTP {code}"),
         }
@@ -69,6 +75,10 @@ pub struct Client {
     offset: i64,
     conn: Option<Conn>,
     phases: Phases,
+    /// Some HTTP response came back through this handle.
+    answered: bool,
+    /// The last call ended in [`CallError::Connect`] with `unreachable` set.
+    unreachable: bool,
 }
 
 /// Most transport attempts per call.
@@ -77,6 +87,8 @@ const ATTEMPTS: u32 = 3;
 const MAX_429_RETRIES: u32 = 7;
 /// Longest 429 wait honoured, in seconds.
 const MAX_429_WAIT: u64 = 32;
+/// The reason text of a wait for the service that ran out (`crate::http`).
+const TIMED_OUT: &str = "Connection timed out";
 
 impl Client {
     /// Open a handle: build the TLS configuration (pinned roots, `cafile`, or `noverify` with
@@ -114,12 +126,26 @@ impl Client {
             offset: 0,
             conn: None,
             phases: Phases::default(),
+            answered: false,
+            unreachable: false,
         })
     }
 
     /// Where the time of this handle's calls went so far (for the auth event).
     pub fn phases(&self) -> &Phases {
         &self.phases
+    }
+
+    /// Whether any HTTP response (of any status) came back from the service through this
+    /// handle: evidence that the service is reachable (`crate::outage`).
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
+    /// Whether the last call failed because the service could not be reached at the network
+    /// level ([`CallError::Connect`] with `unreachable`).
+    pub fn last_call_unreachable(&self) -> bool {
+        self.unreachable
     }
 
     /// Set the server time offset in seconds, added to the local clock for `X-Duo-Date`.
@@ -165,9 +191,21 @@ impl Client {
         let qs = crate::sign::canonical_params(params);
         let mut backoff: u64 = 1;
         let mut retries = 0;
+        self.unreachable = false;
         loop {
             let request = self.request(method, path, &qs);
-            let resp = self.exchange(&request, deadline, per_wait)?;
+            let resp = self
+                .exchange(&request, deadline, per_wait)
+                .inspect_err(|e| {
+                    self.unreachable = matches!(
+                        e,
+                        CallError::Connect {
+                            unreachable: true,
+                            ..
+                        }
+                    );
+                })?;
+            self.answered = true;
             if resp.status == 429 {
                 let (wait, from_header) = match retry_after(&resp) {
                     Some(w) => (w, true),
@@ -250,10 +288,13 @@ impl Client {
         deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
     ) -> Result<Response, CallError> {
-        let fail = |reason: &str| {
-            CallError::Connect(format!("Couldn't connect to {}: {reason}", self.host_conf))
+        let fail = |reason: &str, unreachable: bool| CallError::Connect {
+            text: format!("Couldn't connect to {}: {reason}", self.host_conf),
+            unreachable,
         };
-        let mut last = String::from("Connection timed out");
+        let mut last = String::from(TIMED_OUT);
+        // Whether `last` is network-level unreachability (no try made yet: no evidence).
+        let mut unreachable = false;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.phases.retries += 1;
@@ -261,7 +302,7 @@ impl Client {
             if self.conn.is_none() {
                 if deadline.expired() {
                     // The last real failure says more than "timed out" (e.g. a refused proxy).
-                    return Err(fail(&last));
+                    return Err(fail(&last, unreachable));
                 }
                 let target = Target {
                     host: &self.host,
@@ -275,14 +316,20 @@ impl Client {
                     Err(OpenError::Network {
                         reason,
                         transient: true,
+                        unreachable: u,
                     }) => {
                         last = reason;
+                        unreachable = u;
                         if attempt + 1 < ATTEMPTS {
                             deadline.sleep(Duration::from_secs(1 << attempt));
                         }
                         continue;
                     }
-                    Err(OpenError::Network { reason, .. }) => return Err(fail(&reason)),
+                    Err(OpenError::Network {
+                        reason,
+                        unreachable: u,
+                        ..
+                    }) => return Err(fail(&reason, u)),
                 }
             }
             let Some(conn) = self.conn.as_mut() else {
@@ -300,10 +347,13 @@ impl Client {
                 Err(reason) => {
                     self.conn = None;
                     last = reason;
+                    // Silence after connecting is unreachability; a closed connection or a
+                    // malformed reply is not.
+                    unreachable = last == TIMED_OUT;
                 }
             }
         }
-        Err(fail(&last))
+        Err(fail(&last, unreachable))
     }
 }
 

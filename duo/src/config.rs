@@ -83,6 +83,13 @@ pub struct Config {
     pub gecos_delim: u8,
     /// Structured auth events.
     pub events: Events,
+    /// Seconds the outage window stays open after the service was last found unreachable;
+    /// 0 (the default) turns the window off (`crate::outage`).
+    pub outage_window: u32,
+    /// Seconds between probe logins while the outage window is open.
+    pub outage_probe_interval: u32,
+    /// Directory holding the outage window's state, instead of `/run/duo-unix-rs`. Absolute.
+    pub outage_state_dir: Option<String>,
 }
 
 impl Default for Config {
@@ -109,6 +116,9 @@ impl Default for Config {
             gecos_username_pos: None,
             gecos_delim: b',',
             events: Events::Off,
+            outage_window: 0,
+            outage_probe_interval: crate::outage::DEFAULT_PROBE_INTERVAL,
+            outage_state_dir: None,
         }
     }
 }
@@ -322,6 +332,21 @@ fn atoi(v: &str) -> i64 {
 /// Largest `https_timeout` honoured, in seconds.
 pub const MAX_HTTPS_TIMEOUT: u32 = 3600;
 
+/// A whole number of seconds in `min..=max`, digits only (no sign, no unit); anything else
+/// is an error naming the key and the range.
+fn seconds(key: &str, v: &str, min: u32, max: u32) -> Result<u32, String> {
+    let n = (!v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse::<u64>().ok())
+        .flatten()
+        .filter(|n| (u64::from(min)..=u64::from(max)).contains(n));
+    match n {
+        Some(n) => Ok(n as u32),
+        None => Err(format!(
+            "Invalid {key}: '{v}' (a number of seconds from {min} to {max})"
+        )),
+    }
+}
+
 fn apply(
     cfg: &mut Config,
     frontend: Frontend,
@@ -394,6 +419,13 @@ fn apply(
             }
             cfg.gecos_delim = b[0];
         }
+        "outage_window" => {
+            cfg.outage_window = seconds(name, v, 0, crate::outage::MAX_WINDOW)?;
+        }
+        "outage_probe_interval" => {
+            cfg.outage_probe_interval = seconds(name, v, 1, crate::outage::MAX_PROBE_INTERVAL)?;
+        }
+        "outage_state_dir" => cfg.outage_state_dir = Some(crate::outage::check_dir_name(v)?),
         "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
         "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
         _ => return Err(None),
@@ -536,6 +568,56 @@ mod tests {
             assert_eq!(
                 detail(&format!("events = {bad}\n"), Frontend::Pam),
                 (5, format!("Invalid events: '{bad}' (use off or json)"))
+            );
+        }
+    }
+
+    #[test]
+    fn outage_keys() {
+        let c = p("", Frontend::Pam).unwrap();
+        assert_eq!(
+            (c.outage_window, c.outage_probe_interval, c.outage_state_dir),
+            (0, 5, None)
+        );
+        let c = p(
+            "outage_window = 300\noutage_probe_interval = 2\noutage_state_dir = /var/lib/x\n",
+            Frontend::Login,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.outage_window, c.outage_probe_interval),
+            (300, 2),
+            "both frontends"
+        );
+        assert_eq!(c.outage_state_dir.as_deref(), Some("/var/lib/x"));
+        assert_eq!(
+            p("outage_window = 0\n", Frontend::Pam)
+                .unwrap()
+                .outage_window,
+            0
+        );
+        for bad in ["-1", "5s", "", "1e3", "86401", "99999999999", " 5x", "+5"] {
+            assert!(
+                detail(&format!("outage_window = {bad}\n"), Frontend::Pam)
+                    .1
+                    .starts_with("Invalid outage_window: "),
+                "{bad:?}"
+            );
+        }
+        for bad in ["0", "3601", "x"] {
+            assert!(
+                detail(&format!("outage_probe_interval = {bad}\n"), Frontend::Pam)
+                    .1
+                    .starts_with("Invalid outage_probe_interval: "),
+                "{bad:?}"
+            );
+        }
+        for bad in ["", "run/duo", "/run/../tmp", "/run/./duo", "/run//duo"] {
+            assert!(
+                detail(&format!("outage_state_dir = {bad}\n"), Frontend::Pam)
+                    .1
+                    .starts_with("Invalid outage_state_dir: "),
+                "{bad:?}"
             );
         }
     }

@@ -35,6 +35,11 @@ pub enum OpenError {
         reason: String,
         /// Timeouts and proxy 5xx: worth a retry after a pause.
         transient: bool,
+        /// The service could not be reached at the network level: the name did not resolve,
+        /// the connect was refused or unanswered, the TLS handshake failed, silence, or a
+        /// proxy that could not reach it (5xx). False when a proxy answered otherwise (e.g.
+        /// 407). Only this may open the outage window (`crate::outage`).
+        unreachable: bool,
     },
     /// This machine could not even try: descriptors, memory, threads, an internal error.
     Local(String),
@@ -45,6 +50,7 @@ impl OpenError {
         OpenError::Network {
             reason: reason.into(),
             transient,
+            unreachable: true,
         }
     }
 }
@@ -585,8 +591,12 @@ fn connect_through(
             Err(e) => return Err(io_err(e)),
         }
     }
-    proxy::check_reply(&reply)
-        .map_err(|(line, transient)| OpenError::net(format!("Proxy error: {line}"), transient))?;
+    // A proxy's 5xx says that it could not reach the service; any other refusal is an answer.
+    proxy::check_reply(&reply).map_err(|(line, transient)| OpenError::Network {
+        reason: format!("Proxy error: {line}"),
+        transient,
+        unreachable: transient,
+    })?;
     Ok(s)
 }
 

@@ -28,6 +28,7 @@ pub mod ini;
 pub mod log;
 pub mod login;
 pub mod netaddr;
+pub mod outage;
 pub mod outcome;
 pub mod pattern;
 pub mod phases;

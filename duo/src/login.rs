@@ -83,11 +83,10 @@ pub fn run(
     req: Request<'_>,
     ui: &mut dyn Conversation,
 ) -> Ended {
-    let ctx = Context {
-        cfg,
-        hostname: crate::netaddr::fqdn(),
-        local_ip: crate::netaddr::local_ip(),
-    };
+    // Looked at before anything else, so that a verdict from the outage memory waits on
+    // nothing (not even the host name lookup of the context).
+    let mut window = crate::outage::Window::open(cfg);
+    let mut ctx = None;
     let command = req.command.filter(|_| cfg.pushinfo);
     let mut flags = req.flags;
     let mut env_factor = req.env_factor;
@@ -112,7 +111,20 @@ pub fn run(
         };
         let user = req.duo_user;
         seen = Seen::default();
-        match attempt(client, &ctx, &input, &mut env_factor, ui, &mut seen) {
+        let outcome = match window.remembered() {
+            Some(o) => o,
+            None => {
+                let ctx = ctx.get_or_insert_with(|| Context {
+                    cfg,
+                    hostname: crate::netaddr::fqdn(),
+                    local_ip: crate::netaddr::local_ip(),
+                });
+                let o = attempt(client, ctx, &input, &mut env_factor, ui, &mut seen);
+                window.learn(&o, client);
+                o
+            }
+        };
+        match outcome {
             Outcome::Failed(why) => {
                 log(
                     Priority::Warning,

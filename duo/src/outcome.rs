@@ -22,7 +22,7 @@ impl From<crate::client::CallError> for Problem {
     fn from(e: crate::client::CallError) -> Problem {
         use crate::client::CallError;
         match e {
-            CallError::Connect(_) | CallError::Unauthorized | CallError::Server(_) => {
+            CallError::Connect { .. } | CallError::Unauthorized | CallError::Server(_) => {
                 Problem::Service(e.to_string())
             }
             CallError::Rejected(_) => Problem::Abort(e.to_string()),
@@ -75,9 +75,10 @@ mod tests {
             Problem::Local("cannot start resolver".into())
         );
         assert_eq!(
-            Problem::from(CallError::Connect(
-                "Couldn't connect to h: Failed to connect".into()
-            )),
+            Problem::from(CallError::Connect {
+                text: "Couldn't connect to h: Failed to connect".into(),
+                unreachable: true,
+            }),
             Problem::Service("Couldn't connect to h: Failed to connect".into())
         );
         assert_eq!(

@@ -567,6 +567,74 @@ pub fn headroom() -> Result<(), String> {
     Ok(())
 }
 
+/// A C string for a file name; a NUL inside is an invalid argument.
+fn c_name(name: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// `openat(2)`: open `name` relative to the directory `dir`, or as an absolute path when `dir`
+/// is `None`, adding `O_CLOEXEC`, `O_NOFOLLOW` and `O_NOCTTY` to `flags`. A symbolic link as
+/// the last component is an error (`ELOOP`, or `ENOTDIR` together with `O_DIRECTORY`).
+pub fn open_at(
+    dir: Option<&std::fs::File>,
+    name: &str,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<std::fs::File> {
+    let c = c_name(name)?;
+    let at = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    let flags = flags | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
+    // SAFETY: `c` is a valid NUL-terminated string and `at` a descriptor owned by `dir` (or
+    // AT_FDCWD), both alive across the call; the mode is a plain integer.
+    let fd = unsafe { libc::openat(at, c.as_ptr(), flags, mode as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// `mkdirat(2)`: create the directory `name` in `dir` (the umask applies).
+pub fn mkdir_at(dir: &std::fs::File, name: &str, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: `c` is a valid NUL-terminated string and `dir` an open descriptor, both alive
+    // across the call.
+    if unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `fchmodat(2)`: set the mode of `name` in `dir`. It follows a link, so use it only on an
+/// entry just created in a directory that nobody else can write to.
+pub fn chmod_at(dir: &std::fs::File, name: &str, mode: u32) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: as for mkdir_at.
+    if unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode as libc::mode_t, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Try to take a `flock(2)` on `f` without waiting: `Ok(true)` when taken, `Ok(false)` when
+/// another open file holds a conflicting lock. Closing `f` releases it.
+pub fn try_flock(f: &std::fs::File, exclusive: bool) -> io::Result<bool> {
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: flock on a descriptor owned by `f`, which outlives the call.
+    if unsafe { libc::flock(f.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(false);
+    }
+    Err(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

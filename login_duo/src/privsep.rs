@@ -61,6 +61,14 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
             "User '{PRIVSEP_USER}' has uid 0: refusing to run the Duo check as root"
         ));
     }
+    // The auth child cannot create its outage window directory under /run; it is made here,
+    // as root, whether or not the config turns the window on (the parent never reads it).
+    if let Err(why) = duo::outage::prepare_for(privsep.uid, privsep.gid) {
+        duo::log::log(
+            duo::log::Priority::Debug,
+            &format!("outage window directory: {why}"),
+        );
+    }
     let (ruid, rgid) = real_ids();
     let pid = match sys::fork() {
         Ok(Forked::Parent(pid)) => pid,
