@@ -137,6 +137,126 @@ impl Drop for SilentServer {
     }
 }
 
+/// A loopback listener that never accepts, with its accept queue already full: the kernel
+/// drops further SYNs, as a firewall that silently drops packets would. [`BlackHole::relay`]
+/// later opens it, on the same port, as a relay to a real server.
+pub struct BlackHole {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    fd: std::os::fd::OwnedFd,
+    _first: std::net::TcpStream,
+}
+
+impl BlackHole {
+    /// Make one. An error says why not, e.g. if this kernel did not drop a probe's SYN for
+    /// 500 ms.
+    pub fn start() -> Result<BlackHole, String> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket syscalls on a descriptor this function owns (it is wrapped in
+        // an OwnedFd at once); the sockaddr is a fully initialised local value whose size is
+        // passed alongside it.
+        let (fd, port) = unsafe {
+            let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            if raw < 0 {
+                return Err("socket() failed".into());
+            }
+            let fd = std::os::fd::OwnedFd::from_raw_fd(raw);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            if libc::bind(raw, &addr as *const _ as *const libc::sockaddr, len) != 0
+                || libc::listen(raw, 0) != 0
+            {
+                return Err("bind/listen failed".into());
+            }
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut glen = len;
+            if libc::getsockname(raw, &mut got as *mut _ as *mut libc::sockaddr, &mut glen) != 0 {
+                return Err("getsockname failed".into());
+            }
+            (fd, u16::from_be(got.sin_port))
+        };
+        let first = std::net::TcpStream::connect(("127.0.0.1", port))
+            .map_err(|e| format!("first connect: {e}"))?;
+        let probe = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_millis(500),
+        );
+        match probe {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(BlackHole {
+                port,
+                fd,
+                _first: first,
+            }),
+            other => Err(format!("a probe was not left hanging: {other:?}")),
+        }
+    }
+
+    /// The service comes back: from now on, connections to the same port are accepted and
+    /// relayed to `127.0.0.1:target`. Stopped on drop.
+    pub fn relay(self, target: u16) -> Relay {
+        use std::os::fd::AsRawFd;
+        // SAFETY: listen on the descriptor owned by `self.fd`: a bigger accept queue.
+        unsafe { libc::listen(self.fd.as_raw_fd(), 128) };
+        let listener = std::net::TcpListener::from(self.fd);
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(600);
+            while !flag.load(Ordering::SeqCst) && Instant::now() < end {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                std::thread::spawn(move || pump(client, server));
+                std::thread::spawn(move || pump(s2, c2));
+            }
+        });
+        Relay {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Copy `from` to `to` until either closes or 60 s pass without data.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+    use std::io::Write;
+    let _ = from.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut buf = [0u8; 16 << 10];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
+}
+
+/// A running relay made by [`BlackHole::relay`]; stopped on drop.
+pub struct Relay {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// What a process run by [`run_captured`] did.
 pub struct Captured {
     /// Its exit status (after a kill if it overran).

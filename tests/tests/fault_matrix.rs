@@ -3,7 +3,11 @@
 //! each with `failmode = safe` and `failmode = secure`.
 //!
 //! Each run asserts the outcome (exit status and whether the command ran; the PAM code), the
-//! log line with its reason text, and the elapsed time against the row's bound. The README's
+//! log line with its reason text, and the elapsed time against the row's bound. Every run is
+//! made twice: with the outage window off (the default) and on (`outage_window`, with a state
+//! directory per run). With it on, the window must be open afterwards exactly for the rows
+//! whose fault is network-level unreachability, and for those a second login must get the
+//! same verdict from memory at once. The README's
 //! "How it fails" table is the same matrix; a test checks that every row is named there.
 //!
 //! Servers are all on loopback: mock Duo services (normal, wrong name, expired, self-signed,
@@ -23,7 +27,7 @@ use std::time::{Duration, Instant};
 use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
-use duo_tests::{Mock, SilentServer, IKEY, SKEY};
+use duo_tests::{BlackHole, Mock, SilentServer, IKEY, SKEY};
 
 /// `https_timeout` of most rows, in seconds.
 const T: u64 = 3;
@@ -59,6 +63,7 @@ enum Frontend {
     Pam,
 }
 
+#[derive(Clone)]
 struct Row {
     /// The fault, exactly as the README's table names it.
     fault: &'static str,
@@ -75,6 +80,9 @@ struct Row {
     /// PAM service name (`sshd` makes the module use synchronous `/auth`).
     service: Option<&'static str>,
     frontends: &'static [Frontend],
+    /// The service is unreachable at the network level: with the outage window on, the
+    /// failmode verdict opens it, and the next login gets the verdict from memory.
+    opens: bool,
 }
 
 const BOTH: &[Frontend] = &[Frontend::LoginDuo, Frontend::Pam];
@@ -90,6 +98,7 @@ fn row(fault: &'static str, conn: &str, user: &'static str, expect: Expect, reas
         bound: Duration::from_secs(T + SLACK),
         service: None,
         frontends: BOTH,
+        opens: false,
     }
 }
 
@@ -113,6 +122,11 @@ impl Row {
         self.frontends = &[Frontend::LoginDuoTty, Frontend::Pam];
         self
     }
+    /// Network-level unreachability: opens the outage window when it is on.
+    fn opens(mut self) -> Row {
+        self.opens = true;
+        self
+    }
 }
 
 /// A port nobody listens on (bound, then released).
@@ -129,7 +143,7 @@ struct Servers {
     threads: Vec<std::thread::JoinHandle<()>>,
     children: Vec<Child>,
     /// A listener with a full accept queue, kept open (SYNs to it are dropped).
-    _full: (OwnedListenFd, TcpStream),
+    _full: BlackHole,
 }
 
 impl Drop for Servers {
@@ -175,56 +189,6 @@ fn refusing_proxy(
         }
     });
     (port, t)
-}
-
-/// A listening socket created with libc so that its backlog can be 0.
-struct OwnedListenFd(libc::c_int);
-
-impl Drop for OwnedListenFd {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor was returned by socket() and is closed only here.
-        unsafe { libc::close(self.0) };
-    }
-}
-
-/// A loopback listener that never accepts, with its accept queue already full: the kernel
-/// drops further SYNs, as a firewall that silently drops packets would. An error says why
-/// not, e.g. if this kernel did not drop a probe's SYN for 500 ms.
-fn full_listener() -> Result<(u16, OwnedListenFd, TcpStream), String> {
-    // SAFETY: plain socket syscalls on a descriptor this function owns; the sockaddr is a
-    // fully initialised local value whose size is passed alongside it.
-    let (fd, port) = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        if fd < 0 {
-            return Err("socket() failed".into());
-        }
-        let owned = OwnedListenFd(fd);
-        let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len) != 0
-            || libc::listen(fd, 0) != 0
-        {
-            return Err("bind/listen failed".into());
-        }
-        let mut got: libc::sockaddr_in = std::mem::zeroed();
-        let mut glen = len;
-        if libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen) != 0 {
-            return Err("getsockname failed".into());
-        }
-        (owned, u16::from_be(got.sin_port))
-    };
-    let first =
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("first connect: {e}"))?;
-    let probe = TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(500),
-    );
-    match probe {
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok((port, fd, first)),
-        other => Err(format!("a probe was not left hanging: {other:?}")),
-    }
 }
 
 /// `openssl s_server` that speaks only TLS 1.0 and 1.1, with a self-made certificate for
@@ -311,9 +275,19 @@ fn write_private(path: &Path, body: &str) {
     duo_tests::write_conf(path, body);
 }
 
-/// One run of one row: returns what happened.
-fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user: &str) -> Run {
-    let tag = format!("{idx}-{mode}-{fe:?}");
+/// One run of one row: returns what happened. With `window`, the config turns the outage
+/// window on, with a state directory of its own (`state_dir`), and a second run with the same
+/// config sees what the first left.
+fn run_row(
+    dir: &Path,
+    idx: usize,
+    row: &Row,
+    fe: Frontend,
+    mode: &str,
+    pam_user: &str,
+    window: bool,
+) -> Run {
+    let tag = format!("{idx}-{mode}-{fe:?}-{}", if window { "on" } else { "off" });
     let marker = format!("RAN-{tag}");
     let conf = dir.join(format!("{tag}.conf"));
     let gecos = if fe == Frontend::Pam {
@@ -327,11 +301,21 @@ fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user
     } else {
         "yes"
     };
+    let outage = if window {
+        let state = state_dir(&conf);
+        std::fs::create_dir_all(&state).expect("mkdir state");
+        format!(
+            "outage_window = 60\noutage_state_dir = {}\n",
+            state.display()
+        )
+    } else {
+        String::new()
+    };
     write_private(
         &conf,
         &format!(
             "[duo]\nikey = {IKEY}\nskey = {SKEY}\n{}\nfailmode = {mode}\nhttps_timeout = {}\n\
-             autopush = {autopush}\nprompts = 1\n{gecos}",
+             autopush = {autopush}\nprompts = 1\n{gecos}{outage}",
             row.conn, row.https_timeout
         ),
     );
@@ -418,6 +402,22 @@ fn run_row(dir: &Path, idx: usize, row: &Row, fe: Frontend, mode: &str, pam_user
     }
 }
 
+/// The outage window state directory of the run whose config is `conf` (mode 0755, root's).
+fn state_dir(conf: &Path) -> PathBuf {
+    conf.with_extension("state")
+}
+
+/// Whether the outage window of the config `conf` is open now.
+fn window_open(conf: &Path, fe: Frontend) -> bool {
+    let frontend = match fe {
+        Frontend::Pam => duo::config::Frontend::Pam,
+        _ => duo::config::Frontend::Login,
+    };
+    let text = std::fs::read(conf).expect("read config");
+    let cfg = duo::config::parse(&text, frontend, &mut |_, _| {}).expect("config parses");
+    duo::outage::status(&cfg).is_some()
+}
+
 /// Check one run against its row; returns the problems found (empty: it passed).
 fn judge(row: &Row, fe: Frontend, mode: &str, pam_user: &str, run: &Run) -> Vec<String> {
     let safe = mode == "safe";
@@ -457,6 +457,44 @@ fn judge(row: &Row, fe: Frontend, mode: &str, pam_user: &str, run: &Run) -> Vec<
     problems
 }
 
+/// With the outage window on, after the first run of a row: the window is open exactly when
+/// the row's fault is network-level unreachability, and then a second login gets the same
+/// verdict from memory at once (its log line says so).
+fn judge_window(
+    dir: &Path,
+    idx: usize,
+    row: &Row,
+    fe: Frontend,
+    mode: &str,
+    user: &str,
+) -> Vec<String> {
+    let conf = dir.join(format!("{idx}-{mode}-{fe:?}-on.conf"));
+    let open = window_open(&conf, fe);
+    if open != row.opens {
+        return vec![format!("outage window open = {open}, want {}", row.opens)];
+    }
+    if !open {
+        return Vec::new();
+    }
+    let memory = Row {
+        reason: "Duo service unreachable since ".into(),
+        bound: Duration::from_secs(SLACK),
+        ..row.clone()
+    };
+    let again = run_row(dir, idx, row, fe, mode, user, true);
+    let mut problems: Vec<String> = judge(&memory, fe, mode, user, &again)
+        .into_iter()
+        .map(|p| format!("second login: {p}"))
+        .collect();
+    if !again.log.contains("(outage window)") {
+        problems.push(format!(
+            "second login: no '(outage window)' in\n{}",
+            again.log
+        ));
+    }
+    problems
+}
+
 fn rows(s: &Setup) -> Vec<Row> {
     use Expect::*;
     let m = &s.mock;
@@ -470,21 +508,24 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "Couldn't connect to duo-fault-test.invalid: ",
-        ),
+        )
+        .opens(),
         row(
             "Connection refused",
             &format!("host = 127.0.0.1:{}", s.refused),
             "alice",
             Failmode,
             &format!("Couldn't connect to 127.0.0.1:{}: ", s.refused),
-        ),
+        )
+        .opens(),
         row(
             "Server accepts TCP and never speaks",
             &format!("host = 127.0.0.1:{}", s.silent_tcp.port),
             "alice",
             Failmode,
             "Couldn't connect to 127.0.0.1:",
-        ),
+        )
+        .opens(),
         row(
             "TLS completes, no HTTP answer",
             &format!(
@@ -495,14 +536,16 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "Couldn't connect to 127.0.0.1:",
-        ),
+        )
+        .opens(),
         row(
             "Reply slower than https_timeout",
             &ok_conn,
             "slow-preauth-6",
             Failmode,
             "Couldn't connect to 127.0.0.1:",
-        ),
+        )
+        .opens(),
         row(
             "Connection closed mid-reply",
             &ok_conn,
@@ -520,7 +563,8 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "Certificate name validation failed (the certificate is for ",
-        ),
+        )
+        .opens(),
         row(
             "Self-signed certificate",
             &format!(
@@ -531,7 +575,8 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "certificate verify failed (unknown certificate authority, or a self-signed certificate)",
-        ),
+        )
+        .opens(),
         row(
             "Expired certificate",
             &format!(
@@ -542,14 +587,16 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "certificate verify failed (the certificate expired on ",
-        ),
+        )
+        .opens(),
         row(
             "Certificate from an untrusted CA",
             &format!("host = 127.0.0.1:{}", m.port),
             "alice",
             Failmode,
             "certificate verify failed",
-        ),
+        )
+        .opens(),
         row(
             "Server offers only TLS 1.0/1.1",
             &format!(
@@ -560,7 +607,8 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             &format!("Couldn't connect to 127.0.0.1:{}: ", s.tls11.0),
-        ),
+        )
+        .opens(),
         row(
             "HTTP 401",
             &ok_conn,
@@ -722,7 +770,8 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "Proxy connection error: Failed to connect",
-        ),
+        )
+        .opens(),
     ];
     rows.insert(
         3,
@@ -732,7 +781,8 @@ fn rows(s: &Setup) -> Vec<Row> {
             "alice",
             Failmode,
             "Couldn't connect to 127.0.0.1:",
-        ),
+        )
+        .opens(),
     );
     rows
 }
@@ -759,8 +809,8 @@ fn setup(dir: &Path) -> Setup {
         "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
     );
     let (tls11_port, tls11_child, tls11_cert) = tls11_server(dir);
-    let full = full_listener().unwrap_or_else(|why| panic!("SYN-dropping listener: {why}"));
-    let full_port = full.0;
+    let full = BlackHole::start().unwrap_or_else(|why| panic!("SYN-dropping listener: {why}"));
+    let full_port = full.port;
     let mocks = [
         Mock::start(&[]),
         Mock::start(&["--listen", "127.0.0.2:0"]),
@@ -787,7 +837,7 @@ fn setup(dir: &Path) -> Setup {
             stop,
             threads: vec![t2],
             children: vec![tls11_child],
-            _full: (full.1, full.2),
+            _full: full,
         },
     }
 }
@@ -819,7 +869,9 @@ fn fault_matrix_both_frontends_both_failmodes() {
     for (i, r) in rows.iter().enumerate() {
         for fe in r.frontends {
             for mode in ["safe", "secure"] {
-                jobs.push((i, *fe, mode, pam_user(r.user)));
+                for window in [false, true] {
+                    jobs.push((i, *fe, mode, pam_user(r.user), window));
+                }
             }
         }
     }
@@ -832,12 +884,15 @@ fn fault_matrix_both_frontends_both_failmodes() {
         for _ in 0..8 {
             sc.spawn(|| loop {
                 let n = next.fetch_add(1, Ordering::SeqCst);
-                let Some((i, fe, mode, user)) = jobs.get(n) else {
+                let Some((i, fe, mode, user, window)) = jobs.get(n) else {
                     break;
                 };
                 let row = &rows[*i];
-                let run = run_row(&dir, *i, row, *fe, mode, user);
-                let problems = judge(row, *fe, mode, user, &run);
+                let run = run_row(&dir, *i, row, *fe, mode, user, *window);
+                let mut problems = judge(row, *fe, mode, user, &run);
+                if *window {
+                    problems.extend(judge_window(&dir, *i, row, *fe, mode, user));
+                }
                 let verdict_line = run
                     .log
                     .lines()
@@ -846,16 +901,17 @@ fn fault_matrix_both_frontends_both_failmodes() {
                     .trim()
                     .to_string();
                 report.lock().expect("lock").push(format!(
-                    "{:<45} {:<11} {:<6} {:>8.2?} {:<4} {verdict_line}",
+                    "{:<45} {:<11} {:<6} {:<10} {:>8.2?} {:<4} {verdict_line}",
                     row.fault,
                     format!("{fe:?}"),
                     mode,
+                    if *window { "window on" } else { "window off" },
                     run.elapsed,
                     if problems.is_empty() { "ok" } else { "FAIL" }
                 ));
                 if !problems.is_empty() {
                     failures.lock().expect("lock").push(format!(
-                        "{} / {fe:?} / failmode={mode}: {}\n--- log ---\n{}",
+                        "{} / {fe:?} / failmode={mode} / window={window}: {}\n--- log ---\n{}",
                         row.fault,
                         problems.join("; "),
                         run.log

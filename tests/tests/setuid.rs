@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,31 @@ impl Drop for EtcGuard {
                     let _ = std::fs::remove_dir("/etc/duo");
                 }
             }
+        }
+    }
+}
+
+/// Removes what a setuid `login_duo` creates in the host's /run before its auth child starts
+/// (its outage window directory, `duo::outage::prepare_for`) if it was not there before.
+struct RunGuard {
+    made: Vec<PathBuf>,
+}
+
+impl RunGuard {
+    fn new(privsep_uid: u32) -> RunGuard {
+        let base = PathBuf::from(duo::outage::DEFAULT_DIR);
+        let sub = base.join(format!("uid-{privsep_uid}"));
+        RunGuard {
+            made: [sub, base].into_iter().filter(|p| !p.exists()).collect(),
+        }
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        // Only empty directories go: this test's configs leave the window off.
+        for d in &self.made {
+            let _ = std::fs::remove_dir(d);
         }
     }
 }
@@ -142,6 +167,7 @@ fn setuid_login_duo_separates_privileges() {
         m.ca.display()
     );
     let _etc = EtcGuard::install(&body, privsep_uid, privsep_gid);
+    let _run = RunGuard::new(privsep_uid);
 
     let approve = TempUser::create("duoa", "alice");
     let deny = TempUser::create("duod", "pushdeny");
