@@ -9,7 +9,9 @@
 //! logins with events off and on, interleaved, run in a private mount namespace whose journal
 //! socket (or `/dev/log`) is a listener of this program, so that each event is really sent and
 //! the host's logging never sees it; and the CPU time of building and sending one event
-//! in-process.
+//! in-process. Then the outage window: 50 logins, 10 at a time, against a black-holed service
+//! (SYNs dropped) with `https_timeout = 5`, with the window off and on: total wall time, median
+//! and worst time to verdict, and the ratio.
 //!
 //! `bench --compare DIR [--label TEXT]` also measures the `login_duo` and `libpam_duo.so` in DIR (`make bench`
 //! passes the glibc 2.17 build, target/x86_64-unknown-linux-gnu/release), alternating run by
@@ -238,6 +240,13 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("events benchmark: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match outage::run(&builds[0].login, &mock.dir) {
+        Ok(lines) => println!("{lines}"),
+        Err(e) => {
+            eprintln!("outage window benchmark: {e}");
             return ExitCode::FAILURE;
         }
     }
@@ -676,6 +685,101 @@ mod faults {
         }
         drop(tx);
         let _ = writer.join();
+    }
+}
+
+/// The outage window against a black-holed service.
+mod outage {
+    use super::median;
+    use duo_tests::{IKEY, SKEY};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    const LOGINS: usize = 50;
+    const AT_ONCE: usize = 10;
+    const TIMEOUT: u64 = 5;
+
+    /// (total wall ms, per-login ms) of LOGINS logins, AT_ONCE at a time; each must be denied
+    /// (`failmode = secure`).
+    fn burst(login: &Path, conf: &Path) -> Result<(f64, Vec<f64>), String> {
+        let next = AtomicUsize::new(0);
+        let times = Mutex::new(Vec::new());
+        let failed = Mutex::new(None);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..AT_ONCE {
+                s.spawn(|| {
+                    while next.fetch_add(1, Ordering::SeqCst) < LOGINS {
+                        let t = Instant::now();
+                        let st = Command::new(login)
+                            .arg("-c")
+                            .arg(conf)
+                            .args(["-f", "alice", "--", "true"])
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .status();
+                        let ms = t.elapsed().as_secs_f64() * 1000.0;
+                        match st {
+                            Ok(st) if !st.success() => times.lock().expect("lock").push(ms),
+                            other => *failed.lock().expect("lock") = Some(format!("{other:?}")),
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(f) = failed.into_inner().expect("lock") {
+            return Err(format!("a login was not denied: {f}"));
+        }
+        let total = start.elapsed().as_secs_f64() * 1000.0;
+        Ok((total, times.into_inner().expect("lock")))
+    }
+
+    pub fn run(login: &Path, dir: &Path) -> Result<String, String> {
+        let hole = duo_tests::BlackHole::start()?;
+        let mut out = Vec::new();
+        let mut totals = Vec::new();
+        for window in [0u32, 300] {
+            let state = dir.join(format!("outage-state-{window}"));
+            std::fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+            let conf = dir.join(format!("outage-{window}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\nfailmode = secure\n\
+                     https_timeout = {TIMEOUT}\noutage_window = {window}\noutage_state_dir = {}\n",
+                    hole.port,
+                    state.display()
+                ),
+            )
+            .map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+            let (total, mut times) = burst(login, &conf)?;
+            let worst = times.iter().cloned().fold(0.0, f64::max);
+            out.push(format!(
+                "outage window {}: {LOGINS} logins, {AT_ONCE} at a time, black-holed service, https_timeout = {TIMEOUT}: \
+                 total {:.1} s, time to verdict median {:.0} ms, worst {:.0} ms",
+                if window == 0 { "off (outage_window = 0)".to_string() } else { format!("on (outage_window = {window}, probe every 5 s)") },
+                total / 1000.0,
+                median(&mut times),
+                worst
+            ));
+            totals.push((total, median(&mut times)));
+        }
+        let (off, on) = (totals[0], totals[1]);
+        out.push(format!(
+            "outage window: total wall time off/on = {:.1}x, median time to verdict off/on = {:.0}x",
+            off.0 / on.0,
+            off.1 / on.1.max(0.001)
+        ));
+        Ok(out.join("\n"))
     }
 }
 
