@@ -436,6 +436,9 @@ impl Place {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{shown}: {}", strerror(&e))),
         };
+        if created {
+            root_group(&d).map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+        }
         let m = d
             .metadata()
             .map_err(|e| format!("{shown}: {}", strerror(&e)))?;
@@ -463,6 +466,7 @@ impl Place {
                 Ok(f) => {
                     // Exactly 0600 whatever the umask.
                     f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                        .and_then(|()| root_group(&f))
                         .map_err(|e| format!("{shown}: {}", strerror(&e)))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -498,6 +502,23 @@ impl Place {
             None => Ok(Some(f)),
         }
     }
+}
+
+/// Set the mode of the directory `name`, just created in `dir` by root, and its group to
+/// root's (it was made with the caller's group, e.g. under `su` or a setuid `login_duo`).
+fn owned_by_root(dir: &File, name: &str, mode: u32) -> io::Result<()> {
+    chmod_at(dir, name, mode)?;
+    let d = open_at(Some(dir), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    std::os::unix::fs::fchown(&d, Some(0), Some(0))
+}
+
+/// Give `f`, just created by this process, root's group when running as root (it was made
+/// with the caller's group, e.g. under `su`). Its mode gives the group nothing either way.
+fn root_group(f: &File) -> io::Result<()> {
+    if crate::sys::effective_uid().is_root() {
+        std::os::unix::fs::fchown(f, None, Some(0))?;
+    }
+    Ok(())
 }
 
 fn base_path(cfg: &Config) -> &str {
@@ -679,7 +700,7 @@ fn open_path(path: &str, owner: Uid, create: bool) -> Result<File, DirError> {
         let last = i + 1 == names.len();
         if last && create {
             match mkdir_at(&cur, name, 0o755) {
-                Ok(()) => chmod_at(&cur, name, 0o755)
+                Ok(()) => owned_by_root(&cur, name, 0o755)
                     .map_err(|e| DirError::Bad(format!("{shown}: {}", strerror(&e))))?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => {

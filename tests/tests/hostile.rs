@@ -5,7 +5,9 @@
 //! Every row runs the real setuid programs as an unprivileged test user, inside a private mount
 //! namespace (`unshare -m`) in which a private copy of /etc is bound over /etc and a datagram
 //! socket of the test over /dev/log (on an overlay of /dev, so the host's /dev is not written
-//! either; the host's /etc is never written apart from the `useradd`/`userdel` of the user):
+//! either; the host's /etc is never written apart from the `useradd`/`userdel` of the user),
+//! and a tmpfs over /run (so that what a setuid `login_duo` prepares there, its outage window
+//! directory, stays out of the host's /run):
 //! - `su -c id root` with `pam_duo.so` built from this tree first in su's PAM stack and
 //!   `pam_permit.so` for the rest, so that Duo alone decides (su to root makes the caller the
 //!   Duo user, docs/BEHAVIOUR.md §6);
@@ -50,7 +52,7 @@ const STOP_FOR: Duration = Duration::from_millis(3500);
 
 /// Run inside `unshare -m`: `$1` is the sandbox directory, the rest the command to exec. Puts
 /// an overlay over /dev (upper layer on a tmpfs of this namespace), binds the test's log socket
-/// over /dev/log and the private /etc copy over /etc.
+/// over /dev/log and the private /etc copy over /etc, and mounts an empty tmpfs over /run.
 const SANDBOX_SH: &str = r#"set -e
 T="$1"; shift
 mount -t tmpfs -o mode=0755 hostile-dev "$T/dev"
@@ -59,6 +61,7 @@ mount -t overlay hostile-dev -o lowerdir=/dev,upperdir="$T/dev/up",workdir="$T/d
 : > /dev/log
 mount --bind "$T/log.sock" /dev/log
 mount --bind "$T/etc" /etc
+mount -t tmpfs -o mode=0755 hostile-run /run
 exec "$@"
 "#;
 

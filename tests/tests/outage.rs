@@ -775,8 +775,14 @@ fn setuid_login_duo_keeps_its_state_as_the_privsep_user() {
     let base = dir.join("run/duo-unix-rs");
     let sub = base.join(format!("uid-{}", privsep.uid));
     let meta = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.uid(), m.mode() & 0o7777));
-    if meta(&base).ok() != Some((0, 0o755)) {
-        problems.push(format!("{}: {:?}", base.display(), meta(&base)));
+    if meta(&base).ok() != Some((0, 0o755))
+        || std::fs::metadata(&base).map(|m| m.gid()).ok() != Some(0)
+    {
+        problems.push(format!(
+            "{}: {:?}, want root:root 0755",
+            base.display(),
+            meta(&base)
+        ));
     }
     if meta(&sub).ok() != Some((privsep.uid.0, 0o700)) {
         problems.push(format!("{}: {:?}", sub.display(), meta(&sub)));
