@@ -71,11 +71,6 @@ fn sleep_until(at: i64) {
     }
 }
 
-fn write_private(path: &Path, body: &str) {
-    std::fs::write(path, body).expect("write");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-}
-
 /// A config for `host` (with the mock's CA), the outage window on with its state in `state`.
 fn conf_text(host: &str, ca: &Path, mode: &str, state: &Path, extra: &str) -> String {
     format!(
@@ -202,7 +197,7 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
     let state = state_dir(&dir, "state");
     let conf = dir.join("c.conf");
     let host = format!("127.0.0.1:{}", hole.port);
-    write_private(
+    duo_tests::write_conf(
         &conf,
         &conf_text(
             &host,
@@ -353,7 +348,7 @@ fn answers_and_local_failures_never_open_the_window() {
             &state,
             "",
         );
-        write_private(&conf, &text);
+        duo_tests::write_conf(&conf, &text);
         let cfg = parsed(&conf, *fe);
         for round in 0..2 {
             let before = mock.requests().len();
@@ -401,7 +396,7 @@ fn answers_and_local_failures_never_open_the_window() {
     // whatever failmode says, and no window.
     let state = state_dir(&dir, "state-local");
     let conf = dir.join("local.conf");
-    write_private(
+    duo_tests::write_conf(
         &conf,
         &conf_text(
             &format!("localhost:{}", hole.port),
@@ -437,7 +432,7 @@ fn pam_as(dir: &Path, n: usize, conf: &Path, duo_user: &str) -> Out {
     let user = TempUser::create("duoout", duo_user);
     let text = std::fs::read_to_string(conf).expect("read");
     let gconf = dir.join(format!("{n}-gecos.conf"));
-    write_private(&gconf, &format!("{text}send_gecos = yes\n"));
+    duo_tests::write_conf(&gconf, &format!("{text}send_gecos = yes\n"));
     let confdir = dir.join(format!("{n}-pam.d"));
     std::fs::create_dir_all(&confdir).expect("mkdir");
     std::fs::write(
@@ -494,7 +489,7 @@ fn planted_state_is_ignored_unless_it_is_exactly_ours() {
     let mock = Mock::start(&[]);
     let state = state_dir(&dir, "state");
     let conf = dir.join("c.conf");
-    write_private(
+    duo_tests::write_conf(
         &conf,
         &conf_text(
             &format!("127.0.0.1:{}", mock.port),
@@ -624,7 +619,7 @@ fn fifty_concurrent_logins_share_one_state_file() {
     let mock = Mock::start(&[]);
     let state = state_dir(&dir, "state");
     let conf = dir.join("c.conf");
-    write_private(
+    duo_tests::write_conf(
         &conf,
         &conf_text(
             &format!("127.0.0.1:{}", hole.port),
@@ -728,16 +723,15 @@ fn setuid_login_duo_keeps_its_state_as_the_privsep_user() {
     std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
     std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("4755");
     // The default state directory (/run/duo-unix-rs, here the test's run/duo-unix-rs).
-    std::fs::write(
-        dir.join("login_duo.conf"),
-        format!(
+    duo_tests::write_conf(
+        &dir.join("login_duo.conf"),
+        &format!(
             "[duo]\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n\
              failmode = secure\nhttps_timeout = {T}\nautopush = yes\noutage_window = 60\n",
             hole.port,
             mock.ca.display()
         ),
-    )
-    .expect("write");
+    );
     let user = TempUser::create("duoos", "");
     let privsep = duo::account::by_name("sshd").expect("privsep user sshd");
     let run = || {
