@@ -270,6 +270,7 @@ fn diagnose(a: &Args) -> Report {
     for (names, cfg) in &loaded {
         let subject = format!("{} ({})", cfg.host.as_str(), names.join(", "));
         net::check(&mut r, &subject, &names.join(" and "), cfg);
+        outage_window(&mut r, &subject, cfg);
     }
 
     // sshd, login_duo, SELinux.
@@ -318,5 +319,40 @@ mod tests {
         assert!(args(&["--conf="]).is_err());
         assert!(args(&["--bogus"]).is_err());
         assert!(args(&["--root", "/nonexistent/dir"]).is_err());
+    }
+}
+
+/// Whether the outage window (docs/BEHAVIOUR.md §8.1) of `cfg` is open now, for the state
+/// that pam_duo (root) or login_duo (its privilege-separation user) keeps. Read-only.
+fn outage_window(r: &mut Report, subject: &str, cfg: &Config) {
+    let subject = format!("{subject}: outage window");
+    if cfg.outage_window == 0 {
+        r.ok(Check::Network, subject, "off (outage_window = 0)");
+        return;
+    }
+    let mut owners = vec![duo::sys::Uid::ROOT];
+    owners.extend(duo::account::by_name(login::PRIVSEP_USER).map(|a| a.uid));
+    let open = owners.iter().find_map(|&o| duo::outage::status_of(cfg, o));
+    match open {
+        None => r.ok(
+            Check::Network,
+            subject,
+            format!(
+                "closed: logins ask Duo (outage_window = {} s)",
+                cfg.outage_window
+            ),
+        ),
+        Some(st) => r.add(
+            Check::Network,
+            Level::Warning,
+            subject,
+            format!(
+                "OPEN: Duo unreachable since {}; logins get the failmode verdict without asking Duo until {} (next probe at {})",
+                duo::timefmt::rfc3339(st.since),
+                duo::timefmt::rfc3339(st.until),
+                duo::timefmt::rfc3339(st.next_probe)
+            ),
+            "restore the path to Duo (see the network rows); the next login that probes and reaches Duo closes the window",
+        ),
     }
 }

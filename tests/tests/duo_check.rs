@@ -1019,3 +1019,56 @@ fn installed_duo_check() {
         format!("duo-check {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The outage window (issue: outage memory): duo-check says whether it is off, closed or open,
+/// reading the state that a login left, and creates nothing.
+#[test]
+fn the_outage_window_is_shown() {
+    if !duo_tests::need_root() {
+        return;
+    }
+    let dir = duo_tests::temp_dir("check-outage");
+    let state = dir.join("state");
+    std::fs::create_dir(&state).expect("mkdir state");
+    let hole = match duo_tests::BlackHole::start() {
+        Ok(h) => h,
+        Err(e) => panic!("cannot make a black hole here: {e}"),
+    };
+    let host = format!("127.0.0.1:{}", hole.port);
+    let extra = format!(
+        "outage_window = 60\noutage_state_dir = {}\n",
+        state.display()
+    );
+    let conf = conf_for(&dir, &host, None, &extra);
+    let p = conf.display().to_string();
+    let window = |j: &Value| {
+        rows(j, "network")
+            .into_iter()
+            .find(|r| r.1.ends_with("outage window"))
+            .unwrap_or_else(|| panic!("no outage window row:\n{}", pretty(j)))
+    };
+    // Closed: no login has met the outage yet.
+    let (_, j, _) = report(&["--conf", &p]);
+    let row = window(&j);
+    assert_eq!(row.0, "ok", "{row:?}");
+    assert!(row.2.starts_with("closed"), "{row:?}");
+    // A login meets the black hole, which opens the window.
+    let mut login = duo_tests::login_duo_echo(&conf, "alice", "RAN-outage");
+    login.stdin(std::process::Stdio::null());
+    let out = run_captured(login, Duration::from_secs(30));
+    assert!(!out.status.success(), "failmode secure denies");
+    let (_, j, _) = report(&["--conf", &p]);
+    let row = window(&j);
+    assert_eq!(row.0, "warning", "{row:?}");
+    assert!(row.2.starts_with("OPEN: Duo unreachable since "), "{row:?}");
+    // Off.
+    let off = conf_for(&dir, &host, None, "outage_window = 0\n");
+    let (_, j, _) = report(&["--conf", &off.display().to_string()]);
+    let row = window(&j);
+    assert_eq!(
+        (row.0.as_str(), row.2.as_str()),
+        ("ok", "off (outage_window = 0)")
+    );
+    drop(hole);
+    let _ = std::fs::remove_dir_all(&dir);
+}
