@@ -264,7 +264,7 @@ impl Client {
                 }
                 Err(reason) => {
                     self.conn = None;
-                    last = reason;
+                    last = reason.to_string();
                 }
             }
         }

@@ -30,6 +30,7 @@ pub mod netaddr;
 pub mod outcome;
 pub mod pattern;
 pub mod proxy;
+pub mod response;
 pub mod sanitize;
 pub mod sign;
 #[allow(unsafe_code)]
