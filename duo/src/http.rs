@@ -14,8 +14,8 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::deadline::Deadline;
 use crate::proxy::{self, Proxy};
-use crate::sys;
 pub use crate::response::{ReadError, Response, MAX_BODY};
+use crate::sys;
 
 /// Bound of one TCP connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -19,6 +19,8 @@ pub mod client;
 pub mod config;
 pub mod conv;
 pub mod deadline;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gecos;
 pub mod groups;
 pub mod hmac512;
