@@ -524,6 +524,8 @@ pub enum Step {
 #[derive(Clone, Debug, Default)]
 pub struct Scripted {
     steps: std::collections::VecDeque<Step>,
+    /// Bytes of the first step (when it is `Data`) already handed out.
+    offset: usize,
     /// How many reads were made.
     pub reads: usize,
 }
@@ -533,6 +535,7 @@ impl Scripted {
     pub fn new(steps: impl IntoIterator<Item = Step>) -> Scripted {
         Scripted {
             steps: steps.into_iter().collect(),
+            offset: 0,
             reads: 0,
         }
     }
@@ -546,26 +549,30 @@ impl Scripted {
 impl Source for Scripted {
     fn read_within(&mut self, buf: &mut [u8], _wait: Duration) -> std::io::Result<usize> {
         self.reads += 1;
-        match self.steps.pop_front() {
-            None | Some(Step::Close) => {
-                self.steps.push_front(Step::Close);
-                Ok(0)
-            }
-            Some(Step::Data(mut d)) => {
-                let n = d.len().min(buf.len());
-                buf[..n].copy_from_slice(&d[..n]);
-                if n < d.len() {
-                    self.steps.push_front(Step::Data(d.split_off(n)));
+        let step = match self.steps.front() {
+            None | Some(Step::Close) => return Ok(0),
+            Some(Step::Data(d)) => {
+                let rest = &d[self.offset.min(d.len())..];
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                self.offset += n;
+                if self.offset >= d.len() {
+                    self.offset = 0;
+                    self.steps.pop_front();
                 }
                 // An empty piece is no data yet, not a close.
-                if n == 0 {
-                    return Err(ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
+                return if n == 0 {
+                    Err(ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(n)
+                };
             }
-            Some(Step::Stall) => Err(ErrorKind::WouldBlock.into()),
+            Some(_) => self.steps.pop_front(),
+        };
+        match step {
             Some(Step::Interrupted) => Err(ErrorKind::Interrupted.into()),
             Some(Step::Fail(k)) => Err(k.into()),
+            _ => Err(ErrorKind::WouldBlock.into()),
         }
     }
 }
