@@ -313,13 +313,14 @@ impl<S: Source + ?Sized> Reader<'_, '_, S> {
         loop {
             if let Some(i) = self.buf[from..].iter().position(|&b| b == b'\n') {
                 let lf = from + i;
+                // Judged as if the bytes had come one at a time: too long first.
+                if lf > max.saturating_add(1) {
+                    return Err(too_long);
+                }
                 if lf == 0 || self.buf[lf - 1] != b'\r' {
                     return Err(ReadError::Malformed("bare LF in HTTP response"));
                 }
                 let n = lf - 1;
-                if n > max {
-                    return Err(too_long);
-                }
                 if self.buf[..n].contains(&b'\r') {
                     return Err(ReadError::Malformed("bare CR in HTTP response"));
                 }

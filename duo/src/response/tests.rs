@@ -623,3 +623,12 @@ fn silence_ends_at_the_per_wait_bound() {
         "{took:?}"
     );
 }
+
+#[test]
+fn limits_are_judged_the_same_in_any_piecing() {
+    // A bare LF beyond the line cap: "too long" whether the LF is already there or not.
+    let mut bytes = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+    bytes.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+    bytes.push(b'\n');
+    assert_eq!(err(&bytes), "response headers too large");
+}
