@@ -3,9 +3,13 @@
 CARGO   ?= cargo
 PREFIX  ?= /usr
 DESTDIR ?=
+# Seconds per target for `make fuzz` (each also stops after 10 million executions) and for the
+# fuzzing part of `make fuzz-smoke`.
+FUZZ_SECONDS ?= 180
+FUZZ_SMOKE_SECONDS ?= 3
 
 TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
-           install deb rpm clean
+           install deb rpm clean fuzz fuzz-smoke
 FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
 .PHONY: $(TARGETS)
 
@@ -19,13 +23,15 @@ help:
 	@echo "make floor           the same for glibc 2.17 and later, what the packages ship ($(FLOOR_DIR))"
 	@echo "make demo            a login_duo login against the bundled mock Duo service (no root, no network)"
 	@echo "make deps            install the Debian packages the tests need, if any is missing (root)"
-	@echo "make check           every test: deps, lint, unit and end-to-end tests, package tests (root)"
+	@echo "make check           every test: deps, lint, unit and end-to-end tests, fuzz smoke, package tests (root)"
 	@echo "make test            unit and end-to-end tests (end-to-end tests skip unless run as root)"
 	@echo "make unit            unit tests only (no root needed)"
 	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
 	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm; glibc 2.17 floor (root)"
 	@echo "make lint            rustfmt check, clippy with warnings denied, this help list complete"
 	@echo "make bench           CPU, memory and latency of a login against the mock service, native and floor build"
+	@echo "make fuzz            every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) or 10 million runs each"
+	@echo "make fuzz-smoke      every fuzz target on its committed seeds, then $(FUZZ_SMOKE_SECONDS) s of fuzzing each"
 	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
 	@echo "make deb             build the Debian package (glibc 2.17 build) into dist/"
 	@echo "make rpm             build the RPM package (glibc 2.17 build) into dist/"
@@ -57,13 +63,15 @@ deps:
 NOT_ROOT := make check must run as root (its tests create users, PAM services and setuid files, and install a package): run 'sudo make check', or 'make unit' for the unit tests alone
 
 # Every test: formatting, lints, unit tests, end-to-end tests (real libpam, sudo, sshd,
-# setuid login_duo against the mock service), then the package tests.
+# setuid login_duo against the mock service), a smoke run of every fuzz target, then the
+# package tests.
 check:
 	$(if $(filter 0,$(shell id -u)),,$(error $(NOT_ROOT)))
 	bash tests/deps.sh
 	$(MAKE) lint
 	$(MAKE) build
 	$(CARGO) test --workspace --no-fail-fast
+	$(MAKE) fuzz-smoke
 	$(MAKE) packaging-test
 
 test: build
@@ -75,8 +83,19 @@ unit:
 e2e: build
 	$(CARGO) test -p duo-tests --test '*' --no-fail-fast
 
+# Every fuzz target (fuzz/, cargo-fuzz + libFuzzer) for FUZZ_SECONDS each, growing the
+# uncommitted corpus in fuzz/corpus/; fails on any crash or broken property.
+fuzz:
+	bash fuzz/run.sh long $(FUZZ_SECONDS)
+
+# Every committed seed and regression input of every fuzz target, then FUZZ_SMOKE_SECONDS of
+# fuzzing each: a parser that panics on the corpus fails `make check`.
+fuzz-smoke:
+	bash fuzz/run.sh smoke $(FUZZ_SMOKE_SECONDS)
+
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@help="$$($(MAKE) -s --no-print-directory help)"; for t in $(TARGETS); do \
 	    case "$$help" in *"make $$t "*) ;; *) echo "make help does not describe '$$t'" >&2; exit 1;; esac; \

@@ -299,29 +299,6 @@ fn diagnose(a: &Args) -> Report {
     r
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(v: &[&str]) -> Result<Option<Args>, String> {
-        parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn command_line() {
-        let a = args(&["--conf", "/a", "--conf=/b", "--json", "--root", "/"])
-            .unwrap()
-            .unwrap();
-        assert_eq!(a.confs, [PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert_eq!(a.output, Output::Json);
-        assert_eq!(args(&["-q"]).unwrap().unwrap().output, Output::Quiet);
-        assert!(args(&["--conf"]).is_err());
-        assert!(args(&["--conf="]).is_err());
-        assert!(args(&["--bogus"]).is_err());
-        assert!(args(&["--root", "/nonexistent/dir"]).is_err());
-    }
-}
-
 /// Whether the outage window (docs/BEHAVIOUR.md §8.1) of `cfg` is open now, for the state
 /// that pam_duo (root) or login_duo (its privilege-separation user) keeps. Read-only.
 fn outage_window(r: &mut Report, subject: &str, cfg: &Config) {
@@ -354,5 +331,28 @@ fn outage_window(r: &mut Report, subject: &str, cfg: &Config) {
             ),
             "restore the path to Duo (see the network rows); the next login that probes and reaches Duo closes the window",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn command_line() {
+        let a = args(&["--conf", "/a", "--conf=/b", "--json", "--root", "/"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.confs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(a.output, Output::Json);
+        assert_eq!(args(&["-q"]).unwrap().unwrap().output, Output::Quiet);
+        assert!(args(&["--conf"]).is_err());
+        assert!(args(&["--conf="]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+        assert!(args(&["--root", "/nonexistent/dir"]).is_err());
     }
 }

@@ -138,7 +138,7 @@ fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String,
 }
 
 /// Read the server time from a ping reply (SPEC §1.6); the envelope `stat` is not checked.
-fn ping_time(body: &[u8]) -> Result<i64, Problem> {
+pub(crate) fn ping_time(body: &[u8]) -> Result<i64, Problem> {
     if body.is_empty() {
         return Err(Problem::Service("No response body from server".into()));
     }
@@ -151,13 +151,13 @@ fn ping_time(body: &[u8]) -> Result<i64, Problem> {
 }
 
 /// Preauth said "auth": what the factor step needs from it.
-struct AuthPrompt {
-    response: Map<String, Value>,
-    txid: Option<String>,
+pub(crate) struct AuthPrompt {
+    pub(crate) response: Map<String, Value>,
+    pub(crate) txid: Option<String>,
 }
 
 /// What preauth decided (docs/BEHAVIOUR.md §5.1).
-enum Preauth {
+pub(crate) enum Preauth {
     /// Ask for a second factor.
     Auth(AuthPrompt),
     /// Allowed without two-factor authentication; Duo's `status_msg`.
@@ -169,7 +169,7 @@ enum Preauth {
 }
 
 /// What the auth stage decided (docs/BEHAVIOUR.md §5.3).
-enum AuthResult {
+pub(crate) enum AuthResult {
     /// Approved.
     Allow,
     /// Denied (a refused push, a wrong passcode).
@@ -188,14 +188,9 @@ pub fn attempt(
     ui: &mut dyn Conversation,
     seen: &mut Seen,
 ) -> Outcome {
-    let prompt = match preauth_stage(client, ctx, input, ui) {
-        Ok(Preauth::Auth(p)) => p,
-        // An allow without a status message is logged as a success, as the reference does.
-        Ok(Preauth::Allow(msg)) if msg.is_empty() => return Outcome::Approved,
-        Ok(Preauth::Allow(msg)) => return Outcome::Skipped(msg),
-        Ok(Preauth::Deny(msg)) => return Outcome::Aborted(msg),
-        Ok(Preauth::Enroll) => return Outcome::Aborted("User enrollment required".into()),
-        Err(p) => return failmode(p, ctx.cfg.failmode),
+    let prompt = match preauth_verdict(preauth_stage(client, ctx, input, ui), ctx.cfg.failmode) {
+        Ok(p) => p,
+        Err(o) => return o,
     };
     let factor = match choose_factor(&prompt.response, input.flags, env_factor, ui) {
         Ok(f) => f,
@@ -203,7 +198,7 @@ pub fn attempt(
     };
     seen.factor = Some(factor_label(&prompt.response, &factor));
     seen.txid.clone_from(&prompt.txid);
-    match auth_stage(
+    auth_verdict(auth_stage(
         client,
         ctx,
         input,
@@ -211,7 +206,28 @@ pub fn attempt(
         prompt.txid.as_deref(),
         ui,
         seen,
-    ) {
+    ))
+}
+
+/// The outcome of the ping/preauth stage, or the prompt when a second factor is needed.
+pub(crate) fn preauth_verdict(
+    r: Result<Preauth, Problem>,
+    mode: FailMode,
+) -> Result<AuthPrompt, Outcome> {
+    match r {
+        Ok(Preauth::Auth(p)) => Ok(p),
+        // An allow without a status message is logged as a success, as the reference does.
+        Ok(Preauth::Allow(msg)) if msg.is_empty() => Err(Outcome::Approved),
+        Ok(Preauth::Allow(msg)) => Err(Outcome::Skipped(msg)),
+        Ok(Preauth::Deny(msg)) => Err(Outcome::Aborted(msg)),
+        Ok(Preauth::Enroll) => Err(Outcome::Aborted("User enrollment required".into())),
+        Err(p) => Err(failmode(p, mode)),
+    }
+}
+
+/// The outcome of the auth stage.
+pub(crate) fn auth_verdict(r: Result<AuthResult, Problem>) -> Outcome {
+    match r {
         Ok(AuthResult::Allow) => Outcome::Approved,
         Ok(AuthResult::Deny) => Outcome::Failed(String::new()),
         Ok(AuthResult::StillWaiting) => Outcome::Failed("Authentication timed out".into()),
@@ -222,7 +238,7 @@ pub fn attempt(
 /// The outcome of a problem at the ping/preauth stage (docs/BEHAVIOUR.md §5.1 step 3, §8):
 /// only evidence that the service could not be reached gives the failmode verdict; a local
 /// failure is an error whatever the failmode (§0a D11).
-fn failmode(p: Problem, mode: FailMode) -> Outcome {
+pub(crate) fn failmode(p: Problem, mode: FailMode) -> Outcome {
     match (p, mode) {
         (Problem::Service(t), FailMode::Safe) => Outcome::FailSafe(t),
         (Problem::Service(t), FailMode::Secure) => Outcome::FailSecure(t),
@@ -283,10 +299,19 @@ fn preauth_stage(
         per_wait,
         ui,
     )?;
-    let response = envelope(&body)?;
+    preauth_reply(&body, input.flags.verified_push, ui)
+}
+
+/// What a preauth reply body says (SPEC §5.1); the deny and enroll texts are shown.
+pub(crate) fn preauth_reply(
+    body: &[u8],
+    verified_push: bool,
+    ui: &mut dyn Conversation,
+) -> Result<Preauth, Problem> {
+    let response = envelope(body)?;
     let result = get_str(&response, "result")?.to_string();
     if result.eq_ignore_ascii_case("auth") {
-        let txid = if input.flags.verified_push {
+        let txid = if verified_push {
             match response.get("txid") {
                 Some(Value::String(t)) => Some(t.clone()),
                 _ => None,
@@ -318,7 +343,7 @@ fn preauth_stage(
 }
 
 /// Pick what is sent as the `prompt` parameter (SPEC §5.2): ENV, then AUTO, then the menu.
-fn choose_factor(
+pub(crate) fn choose_factor(
     response: &Map<String, Value>,
     flags: Flags,
     env_factor: &mut Option<Zeroizing<String>>,
@@ -436,12 +461,11 @@ fn auth_stage(
         per_wait,
         ui,
     )?;
-    let response = envelope(&body)?;
     if sync {
-        let status_msg = get_str(&response, "status_msg")?;
-        ui.status(&sanitize(status_msg));
-        return decide(get_str(&response, "result")?);
+        // "waiting" is not an answer here: decided like any other unknown result.
+        return result_reply(&body, ui)?.map_or_else(|| decide("waiting"), Ok);
     }
+    let response = envelope(&body)?;
     let txid = get_str(&response, "txid")?.to_string();
     if txid.len() > MAX_FACTOR_LEN {
         // The reference logs this error without a reason; the reason goes to debug output.
@@ -459,19 +483,31 @@ fn auth_stage(
             None,
             ui,
         )?;
-        let response = envelope(&body)?;
-        let status_msg = get_str(&response, "status_msg")?;
-        ui.status(&sanitize(status_msg));
-        let result = get_str(&response, "result")?;
-        if !result.eq_ignore_ascii_case("waiting") {
-            return decide(result);
+        if let Some(r) = result_reply(&body, ui)? {
+            return Ok(r);
         }
     }
     Ok(AuthResult::StillWaiting)
 }
 
+/// A synchronous `/auth` or an `/auth_status` reply body: show its `status_msg`, then
+/// [`decide`] its `result`; `None` when the result is "waiting".
+pub(crate) fn result_reply(
+    body: &[u8],
+    ui: &mut dyn Conversation,
+) -> Result<Option<AuthResult>, Problem> {
+    let response = envelope(body)?;
+    let status_msg = get_str(&response, "status_msg")?;
+    ui.status(&sanitize(status_msg));
+    let result = get_str(&response, "result")?;
+    if result.eq_ignore_ascii_case("waiting") {
+        return Ok(None);
+    }
+    decide(result).map(Some)
+}
+
 /// Read a final auth result: allow, deny, or a malformed reply.
-fn decide(result: &str) -> Result<AuthResult, Problem> {
+pub(crate) fn decide(result: &str) -> Result<AuthResult, Problem> {
     if result.eq_ignore_ascii_case("allow") {
         Ok(AuthResult::Allow)
     } else if result.eq_ignore_ascii_case("deny") {

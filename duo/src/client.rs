@@ -346,10 +346,10 @@ impl Client {
                 }
                 Err(reason) => {
                     self.conn = None;
-                    last = reason;
                     // Silence after connecting is unreachability; a closed connection or a
                     // malformed reply is not.
-                    unreachable = last == TIMED_OUT;
+                    unreachable = matches!(reason, crate::response::ReadError::TimedOut);
+                    last = reason.to_string();
                 }
             }
         }

@@ -6,7 +6,7 @@ use crate::log::{log, Priority};
 
 /// What the GECOS rules decided, before logging.
 #[derive(Debug, PartialEq, Eq)]
-enum Choice {
+pub(crate) enum Choice {
     /// Not enabled: the OS name.
     Off,
     /// Empty GECOS: the OS name, with a warning.
@@ -17,7 +17,7 @@ enum Choice {
     Name(String),
 }
 
-fn choose(cfg: &Config, gecos: Option<&str>) -> Choice {
+pub(crate) fn choose(cfg: &Config, gecos: Option<&str>) -> Choice {
     if !cfg.send_gecos && cfg.gecos_username_pos.is_none() {
         return Choice::Off;
     }

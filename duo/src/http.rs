@@ -15,12 +15,9 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use crate::deadline::Deadline;
 use crate::phases::Phases;
 use crate::proxy::{self, Proxy};
+pub use crate::response::{ReadError, Response, MAX_BODY};
 use crate::sys;
 
-/// Largest response body accepted.
-pub const MAX_BODY: usize = 1 << 20;
-/// Largest response header block accepted.
-const MAX_HEADERS: usize = 64 << 10;
 /// Bound of one TCP connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,29 +49,6 @@ impl OpenError {
             transient,
             unreachable: true,
         }
-    }
-}
-
-/// A response.
-#[derive(Debug)]
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// Header names (lowercased) and values.
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-    /// The server asked to close the connection.
-    pub close: bool,
-}
-
-impl Response {
-    /// First header of that (lowercase) name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -264,160 +238,58 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Send one request and read one response. Any error leaves the connection unusable.
+    /// Send one request and read one response (`crate::response`). The whole exchange is
+    /// bounded by `deadline`; each wait for response data also by `per_wait`, if given. Any
+    /// error leaves the connection unusable.
     pub fn round_trip(
         &mut self,
         request: &[u8],
         deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
-    ) -> Result<Response, String> {
-        let io = |e: std::io::Error| match e.kind() {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-                "Connection timed out".to_string()
-            }
-            std::io::ErrorKind::UnexpectedEof => "Connection closed".to_string(),
-            _ => crate::sys::strerror(&e),
-        };
-        {
-            // Sending a small request does not block unless the peer stopped reading; it is
-            // charged like any other wait.
-            let wait = deadline.wait();
-            let slice = wait
-                .as_ref()
-                .map_or(crate::deadline::LAST_LOOK, |w| w.slice);
-            set_slice(self.tls.get_ref(), slice).map_err(io)?;
-            self.tls.write_all(request).map_err(io)?;
-            self.tls.flush().map_err(io)?;
-        }
-        let head_end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            if self.buf.len() > MAX_HEADERS {
-                return Err("response headers too large".into());
-            }
-            self.fill(deadline, per_wait).map_err(io)?;
-        };
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or("");
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or("");
-        let status: u16 = match (
-            version.starts_with("HTTP/1."),
-            parts.next().and_then(|s| s.parse().ok()),
-        ) {
-            (true, Some(s)) => s,
-            _ => return Err("malformed HTTP status line".into()),
-        };
-        let mut headers = Vec::new();
-        for l in lines.filter(|l| !l.is_empty()) {
-            let Some((n, v)) = l.split_once(':') else {
-                return Err("malformed HTTP header".into());
-            };
-            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-        self.buf.drain(..head_end);
-        let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let chunked = get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
-        let body = if chunked {
-            self.chunked(deadline, per_wait)
-                .map_err(|e| e.unwrap_or_else(&io))?
-        } else if let Some(len) = get("content-length") {
-            let len: usize = len.parse().map_err(|_| "bad Content-Length".to_string())?;
-            if len > MAX_BODY {
-                return Err("response body too large".into());
-            }
-            self.exact(len, deadline, per_wait).map_err(io)?
-        } else if (100..200).contains(&status) || status == 204 || status == 304 {
-            Vec::new()
-        } else {
-            return Err("response without Content-Length".into());
-        };
-        let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        Ok(Response {
-            status,
-            headers,
-            body,
-            close,
-        })
+    ) -> Result<Response, ReadError> {
+        self.send(request, deadline)?;
+        crate::response::read(&mut self.tls, &mut self.buf, deadline, per_wait)
     }
 
-    /// Read some more of the response: wait at most `per_wait` (if given), within the budget,
-    /// in slices, with one last look before a timeout.
-    fn fill(&mut self, deadline: &Deadline<'_>, per_wait: Option<Duration>) -> std::io::Result<()> {
-        let wait = deadline.within(per_wait);
+    /// Queue the request in TLS and write it out, one socket write per slice of the budget.
+    fn send(&mut self, request: &[u8], deadline: &Deadline<'_>) -> Result<(), ReadError> {
+        self.tls.conn.writer().write_all(request)?;
         let mut looked = false;
-        let mut chunk = [0u8; 8192];
-        loop {
-            let Some(slice) = wait.wait_or_last_look(&mut looked) else {
-                return Err(std::io::ErrorKind::TimedOut.into());
+        while self.tls.conn.wants_write() {
+            let Some(wait) = deadline.wait_or_last_look(&mut looked) else {
+                return Err(ReadError::TimedOut);
             };
-            set_slice(self.tls.get_ref(), slice.slice)?;
-            match self.tls.read(&mut chunk) {
-                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(());
-                }
-                Err(e) if wait_again(&e) => continue,
-                Err(e) => return Err(e),
+            self.tls.sock.set_write_timeout(Some(wait.slice))?;
+            match self.tls.conn.write_tls(&mut self.tls.sock) {
+                Ok(0) => return Err(ReadError::Closed),
+                Ok(_) => looked = false,
+                Err(e) if wait_again(&e) => {}
+                Err(e) => return Err(e.into()),
             }
         }
+        Ok(())
     }
+}
 
-    fn exact(
-        &mut self,
-        len: usize,
-        deadline: &Deadline<'_>,
-        per_wait: Option<Duration>,
-    ) -> std::io::Result<Vec<u8>> {
-        while self.buf.len() < len {
-            self.fill(deadline, per_wait)?;
+/// The TLS connection as a response source: already decrypted data first, else at most one
+/// socket read that waits at most `wait` (rustls' own `read` loops over socket reads until a
+/// whole record has arrived, which a server sending a byte at a time could stretch without
+/// bound).
+impl crate::response::Source for StreamOwned<ClientConnection, TcpStream> {
+    fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> std::io::Result<usize> {
+        match self.conn.reader().read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            done => return done,
         }
-        Ok(self.buf.drain(..len).collect())
-    }
-
-    fn chunked(
-        &mut self,
-        deadline: &Deadline<'_>,
-        per_wait: Option<Duration>,
-    ) -> Result<Vec<u8>, Result<String, std::io::Error>> {
-        let mut body = Vec::new();
-        loop {
-            let line_end = loop {
-                if let Some(i) = find(&self.buf, b"\r\n") {
-                    break i;
-                }
-                if self.buf.len() > 1024 {
-                    return Err(Ok("malformed chunk".into()));
-                }
-                self.fill(deadline, per_wait).map_err(Err)?;
-            };
-            let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
-            let size_hex = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_hex, 16)
-                .map_err(|_| Ok("malformed chunk".to_string()))?;
-            self.buf.drain(..line_end + 2);
-            if size == 0 {
-                // Skip trailers up to the empty line.
-                loop {
-                    if let Some(i) = find(&self.buf, b"\r\n") {
-                        self.buf.drain(..i + 2);
-                        if i == 0 {
-                            return Ok(body);
-                        }
-                        continue;
-                    }
-                    self.fill(deadline, per_wait).map_err(Err)?;
-                }
-            }
-            if body.len() + size > MAX_BODY {
-                return Err(Ok("response body too large".into()));
-            }
-            let data = self.exact(size + 2, deadline, per_wait).map_err(Err)?;
-            body.extend_from_slice(&data[..size]);
-        }
+        // A zero timeout means "none" to the socket: wait at least a microsecond.
+        self.sock
+            .set_read_timeout(Some(wait.max(Duration::from_micros(1))))?;
+        self.conn.read_tls(&mut self.sock)?;
+        self.conn
+            .process_new_packets()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        // Nothing decrypted yet (a partial record) reads as WouldBlock: look again.
+        self.conn.reader().read(buf)
     }
 }
 

@@ -20,6 +20,8 @@ pub mod config;
 pub mod conv;
 pub mod deadline;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gecos;
 pub mod groups;
 pub mod hmac512;
@@ -33,6 +35,7 @@ pub mod outcome;
 pub mod pattern;
 pub mod phases;
 pub mod proxy;
+pub mod response;
 pub mod sanitize;
 pub mod sign;
 #[allow(unsafe_code)]

@@ -68,24 +68,52 @@ pub fn rfc3339_millis(since_epoch: std::time::Duration) -> String {
     format!("{whole}.{:03}Z", since_epoch.subsec_millis())
 }
 
-/// Parse an HTTP date `Dow, DD Mon YYYY HH:MM:SS GMT` into a UNIX time.
+/// Parse an HTTP date `Dow, DD Mon YYYY HH:MM:SS GMT` into a UNIX time. Numbers are plain
+/// digits of fixed width (the day may have one digit), so every result is in years 0–9999 and
+/// no arithmetic on it can overflow; the day name is not checked.
 pub fn parse_http_date(s: &str) -> Option<i64> {
     let rest = s.trim().split_once(", ")?.1;
     let f: Vec<&str> = rest.split(' ').collect();
     if f.len() != 5 || f[4] != "GMT" {
         return None;
     }
-    let d: u32 = f[0].parse().ok()?;
+    let num = |t: &str, widths: std::ops::RangeInclusive<usize>| -> Option<i64> {
+        if !widths.contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(t.bytes().fold(0, |acc, d| acc * 10 + i64::from(d - b'0')))
+    };
+    let d = num(f[0], 1..=2)?;
     let m = MONTHS.iter().position(|x| *x == f[1])? as u32 + 1;
-    let y: i64 = f[2].parse().ok()?;
+    let y = num(f[2], 4..=4)?;
     let t: Vec<i64> = f[3]
         .split(':')
-        .map(|x| x.parse().ok())
+        .map(|x| num(x, 2..=2))
         .collect::<Option<_>>()?;
     if t.len() != 3 || !(1..=31).contains(&d) || t[0] > 23 || t[1] > 59 || t[2] > 60 {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2])
+    Some(days_from_civil(y, m, d as u32) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2])
+}
+
+/// An HTTP date (`Dow, DD Mon YYYY HH:MM:SS GMT`) for a UNIX time in years 0–9999.
+pub(crate) fn http_date(unix_secs: i64) -> Option<String> {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    ))
 }
 
 #[cfg(test)]
@@ -131,6 +159,31 @@ mod tests {
         assert_eq!(parse_http_date("Tue, 21 Aug 2012 17:29:18 +0000"), None);
         assert_eq!(parse_http_date("soon"), None);
         assert_eq!(parse_http_date("Tue, 21 Foo 2012 17:29:18 GMT"), None);
+        // Fixed-width digits only: signs, long years (which would overflow the day count) and
+        // short fields are refused.
+        for bad in [
+            "Tue, +21 Aug 2012 17:29:18 GMT",
+            "Tue, 21 Aug +2012 17:29:18 GMT",
+            "Tue, 21 Aug -2012 17:29:18 GMT",
+            "Tue, 21 Aug 9223372036854775807 17:29:18 GMT",
+            "Tue, 21 Aug 12 17:29:18 GMT",
+            "Tue, 21 Aug 2012 7:29:18 GMT",
+            "Tue, 21 Aug 2012 17:29:+8 GMT",
+            "Tue, 021 Aug 2012 17:29:18 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+        assert_eq!(parse_http_date("Thu, 1 Jan 1970 00:00:01 GMT"), Some(1));
+    }
+
+    #[test]
+    fn http_dates_round_trip() {
+        for t in [0, 1_345_570_158, -62_167_219_200, 253_402_300_799] {
+            let s = http_date(t).expect("in range");
+            assert_eq!(parse_http_date(&s), Some(t), "{s}");
+        }
+        assert_eq!(http_date(253_402_300_800), None);
+        assert_eq!(http_date(-62_167_219_201), None);
     }
 
     #[test]
