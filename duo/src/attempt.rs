@@ -1,4 +1,4 @@
-//! One authentication attempt (SPEC §5): ping, preauth, factor choice, auth, status polling,
+//! One authentication attempt (docs/BEHAVIOUR.md §5): ping, preauth, factor choice, auth, status polling,
 //! and the failmode conversion at the preauth stage.
 //!
 //! Time bounds (§0a D4): the ping+preauth stage ends within `https_timeout` seconds in total
@@ -31,7 +31,7 @@ pub const MAX_POLLS: usize = 20;
 /// Longest factor or passcode sent, in bytes.
 pub const MAX_FACTOR_LEN: usize = 255;
 
-/// Mode flags of an attempt (SPEC §5).
+/// Mode flags of an attempt (docs/BEHAVIOUR.md §5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags {
     /// Synchronous `/auth` (no `/auth_status` polling): sshd, headless and autopush login_duo.
@@ -87,7 +87,7 @@ fn missing(field: &str) -> Problem {
     Problem::Service(format!("JSON missing valid '{field}'"))
 }
 
-/// Parse a reply body and check the envelope (SPEC §1.8). Returns the `response` object of a
+/// Parse a reply body and check the envelope (docs/BEHAVIOUR.md §1.8). Returns the `response` object of a
 /// `stat: OK` reply; `stat: FAIL` becomes [`Problem::Fail`] with `<code>: <message>`.
 pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     let top = parse_object(body)?;
@@ -137,7 +137,7 @@ fn get_obj<'v>(m: &'v Map<String, Value>, field: &str) -> Result<&'v Map<String,
     }
 }
 
-/// Read the server time from a ping reply (SPEC §1.6); the envelope `stat` is not checked.
+/// Read the server time from a ping reply (docs/BEHAVIOUR.md §1.6); the envelope `stat` is not checked.
 pub(crate) fn ping_time(body: &[u8]) -> Result<i64, Problem> {
     if body.is_empty() {
         return Err(Problem::Service("No response body from server".into()));
@@ -302,7 +302,7 @@ fn preauth_stage(
     preauth_reply(&body, input.flags.verified_push, ui)
 }
 
-/// What a preauth reply body says (SPEC §5.1); the deny and enroll texts are shown.
+/// What a preauth reply body says (docs/BEHAVIOUR.md §5.1); the deny and enroll texts are shown.
 pub(crate) fn preauth_reply(
     body: &[u8],
     verified_push: bool,
@@ -342,7 +342,7 @@ pub(crate) fn preauth_reply(
     }
 }
 
-/// Pick what is sent as the `prompt` parameter (SPEC §5.2): ENV, then AUTO, then the menu.
+/// Pick what is sent as the `prompt` parameter (docs/BEHAVIOUR.md §5.2): ENV, then AUTO, then the menu.
 pub(crate) fn choose_factor(
     response: &Map<String, Value>,
     flags: Flags,
@@ -383,7 +383,7 @@ pub(crate) fn choose_factor(
     let answer = first_line(&answer);
     if answer.is_empty() {
         // The reference sends an empty or "\n" factor that the server or the client rejects;
-        // we count it as a failed attempt (SPEC §5.2 DEVIATION-OK).
+        // we count it as a failed attempt (docs/BEHAVIOUR.md §5.2 DEVIATION-OK).
         return Err(Problem::Fail("no factor or passcode entered".into()));
     }
     match factors.get(answer.as_str()) {
@@ -419,7 +419,7 @@ fn first_line(answer: &str) -> Zeroizing<String> {
     Zeroizing::new(crate::log::truncate(line, MAX_FACTOR_LEN).to_string())
 }
 
-/// `/auth` and, in asynchronous mode, `/auth_status` polling (SPEC §5.3). Never failmode.
+/// `/auth` and, in asynchronous mode, `/auth_status` polling (docs/BEHAVIOUR.md §5.3). Never failmode.
 fn auth_stage(
     client: &mut Client,
     ctx: &Context<'_>,

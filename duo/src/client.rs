@@ -1,5 +1,5 @@
 //! The Duo API handle: signed requests over pinned TLS with transport retries, 429 backoff and
-//! HTTP status classification (SPEC §1.5–§1.10, §2). The JSON envelope is left to the caller.
+//! HTTP status classification (docs/BEHAVIOUR.md §1.5–§1.10, §2). The JSON envelope is left to the caller.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -1,4 +1,4 @@
-//! Configuration files `pam_duo.conf` and `login_duo.conf` (SPEC §3, §0a D1/D3/D5/D6).
+//! Configuration files `pam_duo.conf` and `login_duo.conf` (docs/BEHAVIOUR.md §3, §0a D1/D3/D5/D6).
 //!
 //! Every problem found here denies the login, whatever `failmode` says (§0a D1).
 
@@ -177,7 +177,7 @@ impl ConfigError {
         out
     }
 
-    /// The log line for this error, in the reference wording (SPEC §6 step 4 / §7.3 step 3).
+    /// The log line for this error, in the reference wording (docs/BEHAVIOUR.md §6 step 4 / §7.3 step 3).
     /// `owner` is the user named in the permission message.
     pub fn message(&self, path: &Path, owner: &str) -> String {
         let p = path.display();

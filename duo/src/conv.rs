@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 /// A channel to the person logging in.
 pub trait Conversation {
     /// Whether [`Conversation::prompt`] may be called at all. A headless session returns false,
-    /// and the flow then never asks (SPEC §5.2 "No prompt function set").
+    /// and the flow then never asks (docs/BEHAVIOUR.md §5.2 "No prompt function set").
     fn can_prompt(&self) -> bool {
         true
     }

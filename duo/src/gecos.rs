@@ -1,4 +1,4 @@
-//! The GECOS-derived Duo username (SPEC §3.6).
+//! The GECOS-derived Duo username (docs/BEHAVIOUR.md §3.6).
 
 use crate::account::Account;
 use crate::config::Config;

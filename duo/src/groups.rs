@@ -1,4 +1,4 @@
-//! The `groups` option: tokenising and matching (SPEC §3.4).
+//! The `groups` option: tokenising and matching (docs/BEHAVIOUR.md §3.4).
 
 use crate::pattern::match_pattern;
 

@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 client over one TLS connection with keep-alive (SPEC §1.7, §1.8), where
+//! A small HTTP/1.1 client over one TLS connection with keep-alive (docs/BEHAVIOUR.md §1.7, §1.8), where
 //! every wait is bounded by a deadline (§0a D4).
 //!
 //! Writes go through `std::net::TcpStream`, which sends with `MSG_NOSIGNAL` on Linux, so a

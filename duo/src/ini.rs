@@ -1,4 +1,4 @@
-//! The INI dialect of SPEC §3.2 (an old `inih`), with §0a D6: lines of any length, a leading
+//! The INI dialect of docs/BEHAVIOUR.md §3.2 (an old `inih`), with §0a D6: lines of any length, a leading
 //! UTF-8 BOM ignored.
 //!
 //! A line that is not valid UTF-8 is a parse error at that line.

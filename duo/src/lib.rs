@@ -5,8 +5,8 @@
 //! authentication flow with its failmode rules, group and GECOS handling, logging and text
 //! sanitising. It never touches PAM and never forks, execs or changes credentials.
 //!
-//! The behaviour follows `SPEC.md` (Duo Unix 2.2.3) with the project's deliberate deviations
-//! listed in its §0a.
+//! The behaviour is described in docs/BEHAVIOUR.md (that of Duo Unix 2.2.3, with the
+//! project's deliberate deviations listed in its §0a).
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 // Only the `sys` module talks to the C library (see docs/ARCHITECTURE.md).

@@ -124,7 +124,7 @@ pub fn quiet_panics() {
     });
 }
 
-/// Assemble an outcome line: `msg[ for 'user'][ from addr][: err]` (SPEC §9). An address that
+/// Assemble an outcome line: `msg[ for 'user'][ from addr][: err]` (docs/BEHAVIOUR.md §9). An address that
 /// is present but empty still adds ` from `.
 pub fn outcome_line(
     msg: &str,

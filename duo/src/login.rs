@@ -1,5 +1,5 @@
 //! The part of a login both frontends share once they know who logs in: the attempt loop with
-//! its log lines and verdicts (SPEC §6 step 14, §7.3 step 11).
+//! its log lines and verdicts (docs/BEHAVIOUR.md §6 step 14, §7.3 step 11).
 
 use zeroize::Zeroizing;
 
@@ -259,7 +259,7 @@ pub fn open_client(
     })
 }
 
-/// What the `groups` option says about a user (SPEC §3.4).
+/// What the `groups` option says about a user (docs/BEHAVIOUR.md §3.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
     /// Duo is required (no groups configured, or the user matches).

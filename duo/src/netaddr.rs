@@ -1,4 +1,4 @@
-//! Addresses: the client address rules, this host's IPv4 address and FQDN (SPEC §1.2, §1.2.2,
+//! Addresses: the client address rules, this host's IPv4 address and FQDN (docs/BEHAVIOUR.md §1.2, §1.2.2,
 //! §6 step 10, §7.3 step 8).
 
 use crate::log::{log, outcome_line, Priority};

@@ -1,5 +1,5 @@
 //! Wildcard matching with `*` (any run, dots included) and `?` (one character), byte-exact
-//! otherwise (SPEC §2.2 matcher, used by §3.4 groups).
+//! otherwise (docs/BEHAVIOUR.md §2.2 matcher, used by §3.4 groups).
 
 /// Whether `s` matches `pattern`. Iterative, O(len(s) × len(pattern)) at worst.
 pub fn match_pattern(s: &str, pattern: &str) -> bool {

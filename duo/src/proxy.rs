@@ -1,4 +1,4 @@
-//! The `http_proxy` option and the CONNECT request (SPEC §2.4). Never read from the
+//! The `http_proxy` option and the CONNECT request (docs/BEHAVIOUR.md §2.4). Never read from the
 //! environment.
 
 use zeroize::Zeroizing;

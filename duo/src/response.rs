@@ -1,4 +1,4 @@
-//! Reading one HTTP/1.1 response (SPEC §1.8) from any byte source, with every wait bounded by a
+//! Reading one HTTP/1.1 response (docs/BEHAVIOUR.md §1.8) from any byte source, with every wait bounded by a
 //! [`Deadline`] and every size from the server capped.
 //!
 //! The real TLS connection (`http::Conn`) and the in-memory [`Scripted`] source of the unit
@@ -8,7 +8,7 @@
 //! - Lines end with CRLF. A bare LF anywhere in the status line, header block, chunk-size line or
 //!   trailers is an error, and so is a bare CR (we never guess where a line ends).
 //! - Status line `HTTP/1.<digit> <3 digits>[ <reason>]`. A status below 100 is an error. 1xx, 204
-//!   and 304 responses have no body; a 1xx is returned as it is (SPEC §1.9 classes it) and marks
+//!   and 304 responses have no body; a 1xx is returned as it is (docs/BEHAVIOUR.md §1.9 classes it) and marks
 //!   the connection for closing, since what follows it is unknown.
 //! - Header fields are `token ":" OWS value OWS`: no whitespace before the colon, no obsolete
 //!   line folding (a line that starts with SP or HTAB), no control character in a value other
@@ -20,7 +20,7 @@
 //!   `Transfer-Encoding` in an HTTP/1.0 response. Several `Content-Length` values (fields or
 //!   list members) must all be equal (RFC 9110 §8.6), else the response is rejected. No length
 //!   and no chunking is an error: a body delimited by the end of the connection is not accepted
-//!   (SPEC §1.8).
+//!   (docs/BEHAVIOUR.md §1.8).
 //! - Every number from the server is parsed with checked arithmetic: a length or chunk size that
 //!   does not fit, or that takes the body past [`MAX_BODY`], is "response body too large".
 //! - Chunked: chunk extensions are allowed and ignored; the CRLF after each chunk's data is

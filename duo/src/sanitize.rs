@@ -1,4 +1,4 @@
-//! Making server and user text safe for terminals and logs (SPEC §5.4, §0a D7).
+//! Making server and user text safe for terminals and logs (docs/BEHAVIOUR.md §5.4, §0a D7).
 
 /// Replace every C0 control except TAB and LF, DEL, and every C1 control (U+0080–U+009F) with
 /// `?`. Other characters, including all valid UTF-8, pass unchanged.

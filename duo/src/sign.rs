@@ -1,4 +1,4 @@
-//! URL encoding, canonical parameter strings and request signing (SPEC §1.3–§1.5).
+//! URL encoding, canonical parameter strings and request signing (docs/BEHAVIOUR.md §1.3–§1.5).
 
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::Zeroizing;
@@ -10,13 +10,13 @@ const DUO_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Percent-encode raw bytes with uppercase hex (SPEC §1.3).
+/// Percent-encode raw bytes with uppercase hex (docs/BEHAVIOUR.md §1.3).
 pub fn encode(b: &[u8]) -> String {
     percent_encode(b, DUO_SET).to_string()
 }
 
 /// The canonical parameter string: `E(name)=E(value)` pairs sorted bytewise and joined with
-/// `&` (SPEC §1.4). Used as POST body, GET query and last line of the signed request.
+/// `&` (docs/BEHAVIOUR.md §1.4). Used as POST body, GET query and last line of the signed request.
 /// Values may hold a passcode, so every copy lives in wiped memory.
 pub fn canonical_params(params: &[(&str, &str)]) -> Zeroizing<String> {
     let mut pairs: Vec<Zeroizing<String>> = params
@@ -84,7 +84,7 @@ pub fn authorization(ikey: &str, hexsig: &str) -> String {
     format!("Basic {}", base64(format!("{ikey}:{hexsig}").as_bytes()))
 }
 
-/// The pushinfo string `Server+IP=<ip>&Command=<E(cmd)>` (SPEC §1.2.1); the caller encodes
+/// The pushinfo string `Server+IP=<ip>&Command=<E(cmd)>` (docs/BEHAVIOUR.md §1.2.1); the caller encodes
 /// it again as a parameter value. An unknown IP is sent empty.
 pub fn pushinfo_value(local_ip: Option<&str>, command: Option<&str>) -> String {
     format!(

@@ -1,5 +1,5 @@
 //! Locale-free date handling: the RFC 2822 `X-Duo-Date` string and HTTP dates in
-//! `Retry-After` (SPEC §1.5, §1.10).
+//! `Retry-After` (docs/BEHAVIOUR.md §1.5, §1.10).
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [

@@ -1,5 +1,5 @@
-//! TLS client configuration: the 15 pinned roots of SPEC Appendix A, or only `cafile`, or
-//! `noverify` (SPEC §2.1, §0a D2/D3). TLS 1.2 minimum, ring provider, no system roots and no
+//! TLS client configuration: the 15 pinned roots of docs/BEHAVIOUR.md Appendix A, or only `cafile`, or
+//! `noverify` (docs/BEHAVIOUR.md §2.1, §0a D2/D3). TLS 1.2 minimum, ring provider, no system roots and no
 //! environment variables.
 
 use std::sync::Arc;
@@ -113,7 +113,7 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    /// SPEC Appendix A, in order.
+    /// docs/BEHAVIOUR.md Appendix A, in order.
     const FINGERPRINTS: [&str; 15] = [
         "8ECDE6884F3D87B1125BA31AC3FCB13D7016DE7F57CC904FE1CB97C6AE98196E",
         "1BA5B2AA8C65401A82960118F80BEC4F62304D83CEC4713A19C39C011EA46DB4",

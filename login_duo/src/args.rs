@@ -1,4 +1,4 @@
-//! Command line of `login_duo` (SPEC §7.1): `vc:df:h:?` with GNU getopt's permutation, so an
+//! Command line of `login_duo` (docs/BEHAVIOUR.md §7.1): `vc:df:h:?` with GNU getopt's permutation, so an
 //! option after the command is still an option unless `--` came first.
 //!
 //! Arguments are bytes (`OsString`): a command that is not UTF-8 is run exactly as given.

@@ -1,4 +1,4 @@
-//! `login_duo`: Duo two-factor authentication for SSH logins (SPEC §7, §10).
+//! `login_duo`: Duo two-factor authentication for SSH logins (docs/BEHAVIOUR.md §7, §10).
 //!
 //! Installed setuid root, it forks: the child drops to the privsep user and asks Duo; the
 //! parent drops to the calling user and runs the shell or command only when the child approves.
@@ -211,7 +211,7 @@ fn do_auth(
     }
 }
 
-/// The client address (SPEC §7.3 step 8): the first token of `SSH_CONNECTION`, else `-h`,
+/// The client address (docs/BEHAVIOUR.md §7.3 step 8): the first token of `SSH_CONNECTION`, else `-h`,
 /// else none (local sessions send no address).
 fn client_address(a: &Args, cfg: &Config) -> Option<String> {
     let raw = match std::env::var_os("SSH_CONNECTION") {

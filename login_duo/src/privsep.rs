@@ -1,4 +1,4 @@
-//! Privilege separation for the setuid install (SPEC §10): the auth runs in a child that drops
+//! Privilege separation for the setuid install (docs/BEHAVIOUR.md §10): the auth runs in a child that drops
 //! to the privsep user; the parent drops to the real user and only execs when the child exits
 //! with status 0.
 

@@ -1,4 +1,4 @@
-//! The terminal conversation: the menu on stdout, answers from stdin (SPEC §7.3 step 10).
+//! The terminal conversation: the menu on stdout, answers from stdin (docs/BEHAVIOUR.md §7.3 step 10).
 
 use std::io::Write;
 

@@ -1,5 +1,5 @@
 //! The PAM conversation as a [`duo::conv::Conversation`]: the menu as an echo-on prompt,
-//! status lines as text info (SPEC §6 step 12).
+//! status lines as text info (docs/BEHAVIOUR.md §6 step 12).
 
 use duo::conv::Conversation;
 use pam::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO};

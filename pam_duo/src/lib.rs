@@ -1,4 +1,4 @@
-//! `pam_duo.so`: a PAM module adding Duo two-factor authentication (SPEC §6).
+//! `pam_duo.so`: a PAM module adding Duo two-factor authentication (docs/BEHAVIOUR.md §6).
 //!
 //! Only `pam_sm_authenticate` does work; it is a pure second factor and never reads or sets
 //! the password. A panic inside it is caught and denies the login (PAM_SERVICE_ERR).

@@ -378,7 +378,7 @@ fn check_row(r: &Row, run: &Run, frontend: &str, os_user: &str, port: u16) -> Ve
     problems
 }
 
-/// Every verdict of the fault table (SPEC §8) through both frontends: the event parses, has
+/// Every verdict of the fault table (docs/BEHAVIOUR.md §8) through both frontends: the event parses, has
 /// the right result, reason and users, and its phases add up to at most the total.
 #[test]
 fn an_event_for_every_verdict_through_both_frontends() {

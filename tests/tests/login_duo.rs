@@ -66,7 +66,7 @@ struct Row {
     log: (&'static str, &'static str),
 }
 
-/// Every row of the SPEC §8 table that the mock can produce, with both failmodes.
+/// Every row of the docs/BEHAVIOUR.md §8 table that the mock can produce, with both failmodes.
 #[test]
 fn failmode_matrix() {
     if !duo_tests::need_root() {
@@ -665,7 +665,7 @@ fn sigpipe_is_default_in_the_command() {
     );
 }
 
-/// SPEC §1.10: 429 with Retry-After is waited out and retried; one that never ends aborts.
+/// docs/BEHAVIOUR.md §1.10: 429 with Retry-After is waited out and retried; one that never ends aborts.
 #[test]
 fn rate_limiting_is_obeyed_and_bounded() {
     if !duo_tests::need_root() {
@@ -706,7 +706,7 @@ fn rate_limiting_is_obeyed_and_bounded() {
     );
 }
 
-/// SPEC §1.7: one TLS connection carries ping, preauth and auth of a login.
+/// docs/BEHAVIOUR.md §1.7: one TLS connection carries ping, preauth and auth of a login.
 #[test]
 fn one_connection_per_login() {
     if !duo_tests::need_root() {
@@ -779,7 +779,7 @@ fn start_proxy(
     (port, seen)
 }
 
-/// SPEC §2.4: `http_proxy` from the config tunnels with CONNECT; SNI and the signature stay the
+/// docs/BEHAVIOUR.md §2.4: `http_proxy` from the config tunnels with CONNECT; SNI and the signature stay the
 /// API host's; a 407 is a failmode event with the proxy's status line.
 #[test]
 fn http_proxy_from_config() {
@@ -827,7 +827,7 @@ fn http_proxy_from_config() {
     }
 }
 
-/// The transport rows of SPEC §8: untrusted certificate, wrong name, unresolvable host and an
+/// The transport rows of docs/BEHAVIOUR.md §8: untrusted certificate, wrong name, unresolvable host and an
 /// unknown preauth result are failmode verdicts; an empty username is a local error.
 #[test]
 fn transport_failures_follow_failmode() {
@@ -912,7 +912,7 @@ fn transport_failures_follow_failmode() {
     );
 }
 
-/// SPEC §3.4: a user outside every configured group bypasses Duo; a member needs it.
+/// docs/BEHAVIOUR.md §3.4: a user outside every configured group bypasses Duo; a member needs it.
 #[test]
 fn group_filter() {
     if !duo_tests::need_root() {

@@ -175,7 +175,7 @@ fn outcomes_map_to_pam_codes() {
         assert_eq!(code, want, "{} via {svc}\n{out}\n{err}", user.name);
         assert!(err.contains(line), "want {line:?}\n{err}");
     }
-    // The "Failed" line names the OS user (SPEC §12.7).
+    // The "Failed" line names the OS user (docs/BEHAVIOUR.md §12.7).
     let (_, _, err) = s.run(&safe, &users[0].name, &[], &[]);
     assert!(
         err.contains(&format!("[4] Failed Duo login for '{}'", users[0].name)),
@@ -381,7 +381,7 @@ fn endurance_1000_cycles() {
     assert_eq!(pre, 1000, "every cycle asked Duo");
 }
 
-/// Every SPEC §8 row the mock can produce, through libpam, with both failmodes.
+/// Every docs/BEHAVIOUR.md §8 row the mock can produce, through libpam, with both failmodes.
 #[test]
 fn failmode_rows_both_modes() {
     if !duo_tests::need_root() {

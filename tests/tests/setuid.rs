@@ -1,4 +1,4 @@
-//! A real setuid run of `login_duo` (SPEC §7.2, §10): a root-owned 4755 copy run by
+//! A real setuid run of `login_duo` (docs/BEHAVIOUR.md §7.2, §10): a root-owned 4755 copy run by
 //! unprivileged users. Setuid mode always reads `/etc/duo/login_duo.conf`, so this test writes
 //! that file (keeping and restoring any existing one) and removes it afterwards.
 
