@@ -15,7 +15,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use crate::deadline::Deadline;
 use crate::phases::Phases;
 use crate::proxy::{self, Proxy};
-pub use crate::response::{ReadError, Response, MAX_BODY};
+pub use crate::response::{ReadError, Response};
 use crate::sys;
 
 /// Bound of one TCP connect.
