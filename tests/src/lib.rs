@@ -451,3 +451,64 @@ pub fn built(name: &str) -> PathBuf {
     );
     p
 }
+
+/// A private view of `/etc` for the commands a test starts through [`PrivateEtc::command`]:
+/// an overlay whose upper layer is a directory of the test, mounted over `/etc` in a private
+/// mount namespace. Files the test puts in the upper layer ([`PrivateEtc::file`]) appear
+/// under `/etc` for those commands only; the host's `/etc` is never written.
+pub struct PrivateEtc {
+    dir: PathBuf,
+    upper: PathBuf,
+}
+
+impl PrivateEtc {
+    /// A new, empty overlay (nothing changed yet).
+    pub fn new(tag: &str) -> PrivateEtc {
+        let dir = temp_dir(&format!("etc-{tag}"));
+        let upper = dir.join("upper");
+        std::fs::create_dir_all(&upper).expect("mkdir upper");
+        std::fs::create_dir_all(dir.join("work")).expect("mkdir work");
+        PrivateEtc { dir, upper }
+    }
+
+    /// Where `/etc/<rel>` lives in the upper layer, its directories made (mode 0755, root's).
+    pub fn file(&self, rel: &str) -> PathBuf {
+        let p = self.upper.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir in upper");
+        }
+        p
+    }
+
+    /// `program` run in a private mount namespace with this overlay over `/etc`. With
+    /// `user`, it runs as that user (real and effective ids, and its groups) once the
+    /// overlay is mounted.
+    pub fn command(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+        user: Option<(u32, u32)>,
+    ) -> Command {
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg(
+                "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$1/upper,workdir=$1/work\" /etc \
+                 || exit 97; shift; exec \"$@\"",
+            )
+            .arg("private-etc")
+            .arg(&self.dir);
+        if let Some((uid, gid)) = user {
+            c.arg("setpriv")
+                .arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .args(["--init-groups", "--"]);
+        }
+        c.arg(program);
+        c
+    }
+}
+
+impl Drop for PrivateEtc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -12,34 +12,39 @@ use std::time::{Duration, Instant};
 
 use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
-use duo_tests::Mock;
+use duo_tests::{Mock, PrivateEtc};
 
 /// The sshd process and the PAM service file; both go away on drop.
+/// A running sshd; it sees its PAM service (and any other file the test put there) in a
+/// private overlay over `/etc`, never in the host's.
 struct Server {
     child: Child,
-    pam_file: PathBuf,
     port: u16,
+    _etc: PrivateEtc,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.pam_file);
     }
 }
 
 fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
+    start_sshd_in(dir, conf, auth, PrivateEtc::new("sshd"))
+}
+
+fn start_sshd_in(dir: &Path, conf: &Path, auth: &str, etc: PrivateEtc) -> Server {
     let stack = format!(
         "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
         duo_tests::built("libpam_duo.so").display(),
         conf.display()
     );
-    start_sshd_with_stack(dir, &stack, auth)
+    start_sshd_with_stack(dir, &stack, auth, etc)
 }
 
 /// Start sshd on loopback with `stack` as its PAM service and `auth` added to its config.
-fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str) -> Server {
+fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str, etc: PrivateEtc) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -48,8 +53,7 @@ fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str) -> Server {
     let name = format!("sshd-duo-{}-{}", std::process::id(), port);
     let link = dir.join(&name);
     std::os::unix::fs::symlink("/usr/sbin/sshd", &link).expect("symlink sshd");
-    let pam_file = PathBuf::from(format!("/etc/pam.d/{name}"));
-    std::fs::write(&pam_file, stack).expect("pam service");
+    std::fs::write(etc.file(&format!("pam.d/{name}")), stack).expect("pam service");
     let key = dir.join("hostkey");
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -68,7 +72,10 @@ fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str) -> Server {
     )
     .expect("sshd_config");
     std::fs::create_dir_all("/run/sshd").expect("privsep dir");
-    let child = Command::new(&link)
+    // sshd must be started by its absolute path (it re-executes itself); the link's name is
+    // the PAM service name.
+    let child = etc
+        .command(&link, None)
         .args(["-D", "-e", "-f"])
         .arg(&cfg)
         .stdin(Stdio::null())
@@ -80,8 +87,8 @@ fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str) -> Server {
         .expect("start sshd");
     let server = Server {
         child,
-        pam_file,
         port,
+        _etc: etc,
     };
     let end = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -131,6 +138,9 @@ fn sshd_keyboard_interactive_with_duo() {
     );
     let approve = TempUser::create("duoka", "alice");
     let deny = TempUser::create("duokd", "pushdeny");
+    // Made before sshd starts: it sees /etc through an overlay that does not follow later
+    // changes of the host's user database.
+    let outage = TempUser::create("duoko", "503");
     let server = start_sshd(
         &dir,
         &conf,
@@ -158,7 +168,6 @@ fn sshd_keyboard_interactive_with_duo() {
     assert!(!p.transcript.contains("RAN-denied"), "{}", p.transcript);
 
     // An outage with failmode = secure: denied, and the user is told why (§0a D13).
-    let outage = TempUser::create("duoko", "503");
     let mut p = ssh(&outage.name, server.port, "RAN-outage");
     let status = p.finish(t).expect("ssh exits");
     assert!(!status.success());
@@ -255,7 +264,7 @@ fn sshd_key_then_duo_with_the_shipped_example() {
     let approve = TempUser::create("duoqa", "alice");
     let deny = TempUser::create("duoqd", "pushdeny");
     let key = authorize_key(&dir, &[&approve, &deny]);
-    let server = start_sshd_with_stack(
+    let server = start_sshd_with_stack_default(
         &dir,
         &stack,
         &format!("PubkeyAuthentication yes\n{snippet}"),
@@ -310,52 +319,23 @@ fn sshd_key_then_duo_with_the_shipped_example() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Puts `/etc/duo/login_duo.conf` (and `/etc/duo`) back as they were.
-struct LoginConf {
-    saved: Option<Vec<u8>>,
-    made_dir: bool,
+fn start_sshd_with_stack_default(dir: &Path, stack: &str, auth: &str) -> Server {
+    start_sshd_with_stack(dir, stack, auth, PrivateEtc::new("sshd"))
 }
 
-const LOGIN_CONF: &str = "/etc/duo/login_duo.conf";
-
-impl LoginConf {
-    fn install(body: &str) -> LoginConf {
-        let made_dir = !Path::new("/etc/duo").exists();
-        std::fs::create_dir_all("/etc/duo").expect("mkdir /etc/duo");
-        let guard = LoginConf {
-            saved: std::fs::read(LOGIN_CONF).ok(),
-            made_dir,
-        };
-        std::fs::write(LOGIN_CONF, body).expect("write");
-        std::fs::set_permissions(LOGIN_CONF, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod");
-        let out = Command::new("id")
-            .args(["-u", "sshd"])
-            .output()
-            .expect("id");
-        let uid: u32 = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("sshd uid");
-        std::os::unix::fs::chown(LOGIN_CONF, Some(uid), None).expect("chown");
-        guard
-    }
-}
-
-impl Drop for LoginConf {
-    fn drop(&mut self) {
-        match &self.saved {
-            Some(b) => {
-                let _ = std::fs::write(LOGIN_CONF, b);
-            }
-            None => {
-                let _ = std::fs::remove_file(LOGIN_CONF);
-                if self.made_dir {
-                    let _ = std::fs::remove_dir("/etc/duo");
-                }
-            }
-        }
-    }
+/// Put `body` as `/etc/duo/login_duo.conf` in `etc`, owned by the privsep user `sshd`, mode
+/// 0600, as the package installs it. Rewriting it changes what the next login reads.
+fn login_conf(etc: &PrivateEtc, body: &str) {
+    let path = duo_tests::write_conf(&etc.file("duo/login_duo.conf"), body);
+    let out = Command::new("id")
+        .args(["-u", "sshd"])
+        .output()
+        .expect("id");
+    let uid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("sshd uid");
+    std::os::unix::fs::chown(&path, Some(uid), None).expect("chown");
 }
 
 /// `ForceCommand` running a root-owned setuid copy of login_duo after public-key login.
@@ -395,23 +375,21 @@ fn forcecommand(dir: &Path, login: &Path) {
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::set_permissions(&m.ca, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let _conf = LoginConf::install(&format!(
-        "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
-         host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nfailmode = secure\n",
-        m.port,
-        m.ca.display()
-    ));
+    let etc = PrivateEtc::new("forcecommand");
+    let body = duo_tests::mock_conf_body(&m, "send_gecos = yes\nfailmode = secure");
+    login_conf(&etc, &body);
     let approve = TempUser::create("duofa", "alice");
     let deny = TempUser::create("duofd", "pushdeny");
     let outage = TempUser::create("duofo", "503");
     let key = authorize_key(dir, &[&approve, &deny, &outage]);
-    let server = start_sshd(
+    let server = start_sshd_in(
         dir,
         &dir.join("unused.conf"),
         &format!(
             "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nAuthenticationMethods publickey\nForceCommand {}",
             login.display()
         ),
+        etc,
     );
     let run = |u: &TempUser| {
         Command::new("timeout")
@@ -465,12 +443,10 @@ fn forcecommand(dir: &Path, login: &Path) {
         "{stderr}"
     );
     // With failmode = safe the command runs, and the ssh client shows the notice.
-    let _safe = LoginConf::install(&format!(
-        "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
-         host = 127.0.0.1:{}\ncafile = {}\nsend_gecos = yes\nfailmode = safe\n",
-        m.port,
-        m.ca.display()
-    ));
+    login_conf(
+        &server._etc,
+        &body.replace("failmode = secure", "failmode = safe"),
+    );
     let out = run(&outage);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -481,7 +457,6 @@ fn forcecommand(dir: &Path, login: &Path) {
         ),
         "{stderr}"
     );
-    drop(_safe);
     let users: Vec<String> = m
         .requests()
         .iter()

@@ -1,28 +1,17 @@
 //! A real `sudo` whose PAM service stacks `pam_duo.so`, against the mock Duo service.
 //!
-//! The test writes `/etc/sudoers.d/duo-test-<pid>` (a per-user `pam_service` and one allowed
-//! command) and `/etc/pam.d/duo-sudo-<pid>`, and removes both however it ends. A unique
+//! The test puts `/etc/sudoers.d/duo-test-<pid>` (a per-user `pam_service` and one allowed
+//! command) and `/etc/pam.d/duo-sudo-<pid>` in a private overlay over `/etc` that only its
+//! sudo runs see (`duo_tests::PrivateEtc`); the host's `/etc` is never written. A unique
 //! service name is used, so the module does not apply its `sudo`-only pushinfo rule here; that
 //! rule is covered through libpam in `pam_module.rs`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use duo_tests::users::TempUser;
-use duo_tests::Mock;
-
-/// Removes the files this test put under /etc.
-struct EtcFiles(Vec<PathBuf>);
-
-impl Drop for EtcFiles {
-    fn drop(&mut self) {
-        for f in &self.0 {
-            let _ = std::fs::remove_file(f);
-        }
-    }
-}
+use duo_tests::{Mock, PrivateEtc};
 
 #[test]
 fn sudo_runs_the_command_only_after_approval() {
@@ -55,14 +44,10 @@ fn sudo_runs_the_command_only_after_approval() {
         .replace("failmode = secure", "failmode = safe");
     duo_tests::write_conf(&safe_conf, &safe_body);
 
-    let pam_file = PathBuf::from(format!("/etc/pam.d/{service}"));
-    let safe_pam_file = PathBuf::from(format!("/etc/pam.d/{service}-safe"));
-    let sudoers = PathBuf::from(format!("/etc/sudoers.d/duo-test-{pid}"));
-    let _cleanup = EtcFiles(vec![
-        pam_file.clone(),
-        safe_pam_file.clone(),
-        sudoers.clone(),
-    ]);
+    let etc = PrivateEtc::new("sudo");
+    let pam_file = etc.file(&format!("pam.d/{service}"));
+    let safe_pam_file = etc.file(&format!("pam.d/{service}-safe"));
+    let sudoers = etc.file(&format!("sudoers.d/duo-test-{pid}"));
     std::fs::write(
         &safe_pam_file,
         format!(
@@ -106,7 +91,7 @@ fn sudo_runs_the_command_only_after_approval() {
     );
 
     let sudo_as = |u: &TempUser| {
-        Command::new("timeout")
+        etc.command("timeout", None)
             .args([
                 "60",
                 "runuser",
@@ -141,7 +126,7 @@ fn sudo_runs_the_command_only_after_approval() {
     {
         use duo_tests::logsink::{Journal, LogSinks};
         let sinks = LogSinks::start(Journal::Absent);
-        let mut cmd = Command::new("timeout");
+        let mut cmd = etc.command("timeout", None);
         cmd.args([
             "60",
             "runuser",

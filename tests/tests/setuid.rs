@@ -1,15 +1,15 @@
 //! A real setuid run of `login_duo` (docs/BEHAVIOUR.md §7.2, §10): a root-owned 4755 copy run by
-//! unprivileged users. Setuid mode always reads `/etc/duo/login_duo.conf`, so this test writes
-//! that file (keeping and restoring any existing one) and removes it afterwards.
+//! unprivileged users. Setuid mode always reads `/etc/duo/login_duo.conf`, so this test runs
+//! login_duo with a private overlay over `/etc` that holds its config (the host's `/etc` is
+//! never written).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use duo_tests::users::TempUser;
-use duo_tests::Mock;
+use duo_tests::{Mock, PrivateEtc};
 
 const CONF: &str = "/etc/duo/login_duo.conf";
 
@@ -19,46 +19,6 @@ fn id_of(args: &[&str]) -> u32 {
         .trim()
         .parse()
         .expect("numeric id")
-}
-
-/// Puts back `/etc/duo/login_duo.conf` (and `/etc/duo`) as they were.
-struct EtcGuard {
-    saved: Option<(Vec<u8>, u32, u32, u32)>,
-    made_dir: bool,
-}
-
-impl EtcGuard {
-    fn install(body: &str, uid: u32, gid: u32) -> EtcGuard {
-        let made_dir = !Path::new("/etc/duo").exists();
-        std::fs::create_dir_all("/etc/duo").expect("mkdir /etc/duo");
-        let saved = std::fs::read(CONF).ok().map(|b| {
-            let m = std::fs::metadata(CONF).expect("stat");
-            (b, m.mode(), m.uid(), m.gid())
-        });
-        let guard = EtcGuard { saved, made_dir };
-        std::fs::write(CONF, body).expect("write config");
-        std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-        std::os::unix::fs::chown(CONF, Some(uid), Some(gid)).expect("chown");
-        guard
-    }
-}
-
-impl Drop for EtcGuard {
-    fn drop(&mut self) {
-        match &self.saved {
-            Some((b, mode, uid, gid)) => {
-                let _ = std::fs::write(CONF, b);
-                let _ = std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(*mode));
-                let _ = std::os::unix::fs::chown(CONF, Some(*uid), Some(*gid));
-            }
-            None => {
-                let _ = std::fs::remove_file(CONF);
-                if self.made_dir {
-                    let _ = std::fs::remove_dir("/etc/duo");
-                }
-            }
-        }
-    }
 }
 
 /// Removes what a setuid `login_duo` creates in the host's /run before its auth child starts
@@ -87,13 +47,17 @@ impl Drop for RunGuard {
 }
 
 /// Run the setuid copy as `user`, headless, and wait (bounded).
-fn run_as(login: &Path, user: &TempUser, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new("timeout")
+fn run_as(
+    etc: &PrivateEtc,
+    login: &Path,
+    user: &TempUser,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = etc
+        .command("timeout", Some((user.uid, user.gid)))
         .arg("30")
         .arg(login)
         .args(args)
-        .uid(user.uid)
-        .gid(user.gid)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .stdin(Stdio::null())
@@ -166,7 +130,9 @@ fn setuid_login_duo_separates_privileges() {
         m.port,
         m.ca.display()
     );
-    let _etc = EtcGuard::install(&body, privsep_uid, privsep_gid);
+    let etc = PrivateEtc::new("setuid");
+    let conf = duo_tests::write_conf(&etc.file("duo/login_duo.conf"), &body);
+    std::os::unix::fs::chown(&conf, Some(privsep_uid), Some(privsep_gid)).expect("chown");
     let _run = RunGuard::new(privsep_uid);
 
     let approve = TempUser::create("duoa", "alice");
@@ -178,7 +144,7 @@ fn setuid_login_duo_separates_privileges() {
         &["-c", "/tmp/x.conf", "--", "id"][..],
         &["-f", "root", "--", "id"],
     ] {
-        let (code, out, err) = run_as(&login, &approve, args);
+        let (code, out, err) = run_as(&etc, &login, &approve, args);
         assert_eq!(code, Some(1), "{args:?}: {err}");
         assert!(err.contains("Only root may specify -c or -f"), "{err}");
         assert!(out.is_empty());
@@ -186,6 +152,7 @@ fn setuid_login_duo_separates_privileges() {
 
     // Approved: the command runs, as the user.
     let (code, out, err) = run_as(
+        &etc,
         &login,
         &approve,
         &["-d", "-h", "192.0.2.7", "--", "id", "-u"],
@@ -202,16 +169,15 @@ fn setuid_login_duo_separates_privileges() {
     );
 
     // Denied: the command does not run.
-    let (code, out, err) = run_as(&login, &deny, &["-d", "--", "id", "-u"]);
+    let (code, out, err) = run_as(&etc, &login, &deny, &["-d", "--", "id", "-u"]);
     assert_eq!(code, Some(1), "deny: {err}");
     assert!(out.is_empty(), "command must not run: {out}");
     assert!(err.contains("[4] Failed Duo login for 'pushdeny'"), "{err}");
 
     // While Duo is slow to answer, look at both processes.
-    let child = Command::new(&login)
+    let child = etc
+        .command(&login, Some((slow.uid, slow.gid)))
         .args(["--", "id", "-u"])
-        .uid(slow.uid)
-        .gid(slow.gid)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -256,10 +222,9 @@ fn setuid_login_duo_separates_privileges() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), su);
 
     // A signal-killed auth child denies.
-    let child = Command::new(&login)
+    let child = etc
+        .command(&login, Some((slow.uid, slow.gid)))
         .args(["--", "echo", "RAN-killed"])
-        .uid(slow.uid)
-        .gid(slow.gid)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -288,8 +253,8 @@ fn setuid_login_duo_separates_privileges() {
 
     // A config readable by its group: the message names the account that must own it, the
     // privsep user, not the user logging in.
-    std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    let (code, out, err) = run_as(&login, &approve, &["--", "echo", "RAN-perm"]);
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let (code, out, err) = run_as(&etc, &login, &approve, &["--", "echo", "RAN-perm"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(
@@ -298,9 +263,9 @@ fn setuid_login_duo_separates_privileges() {
     );
     // A config the privsep user cannot open (here: owned by an ordinary user): the message
     // says who must own it.
-    std::fs::set_permissions(CONF, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    std::os::unix::fs::chown(CONF, Some(deny.uid), Some(deny.gid)).expect("chown");
-    let (code, out, err) = run_as(&login, &approve, &["--", "echo", "RAN-owner"]);
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::chown(&conf, Some(deny.uid), Some(deny.gid)).expect("chown");
+    let (code, out, err) = run_as(&etc, &login, &approve, &["--", "echo", "RAN-owner"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(out.is_empty(), "{out}");
     assert!(
