@@ -1082,11 +1082,17 @@ fn environment_changes_nothing(front: Front) {
 
 #[test]
 fn su_environment_changes_nothing() {
+    if !duo_tests::need_root() {
+        return;
+    }
     environment_changes_nothing(Front::Su);
 }
 
 #[test]
 fn login_duo_environment_changes_nothing() {
+    if !duo_tests::need_root() {
+        return;
+    }
     environment_changes_nothing(Front::Login);
 }
 
@@ -1172,11 +1178,17 @@ fn resource_limits_deny(front: Front) {
 
 #[test]
 fn su_resource_limits_deny() {
+    if !duo_tests::need_root() {
+        return;
+    }
     resource_limits_deny(Front::Su);
 }
 
 #[test]
 fn login_duo_resource_limits_deny() {
+    if !duo_tests::need_root() {
+        return;
+    }
     resource_limits_deny(Front::Login);
 }
 
@@ -1449,11 +1461,17 @@ fn stopped_rows(front: Front) {
 
 #[test]
 fn su_stopped_gets_the_server_verdict() {
+    if !duo_tests::need_root() {
+        return;
+    }
     stopped_rows(Front::Su);
 }
 
 #[test]
 fn login_duo_stopped_gets_the_server_verdict() {
+    if !duo_tests::need_root() {
+        return;
+    }
     stopped_rows(Front::Login);
 }
 
@@ -1499,6 +1517,9 @@ fn check_forging(rep: &mut Report, row: &str, o: &Outcome, must_show: bool) {
 
 #[test]
 fn logs_cannot_be_forged() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let sb = Sandbox::new("hostile-log");
     let deny = mock_deny();
     let mut rep = Report::default();
@@ -1720,6 +1741,9 @@ fn expect_clean_exit(rep: &mut Report, row: &str, o: &Outcome) {
 
 #[test]
 fn bytes_stay_bytes() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let sb = Sandbox::new("hostile-bytes");
     let deny = mock_deny();
     let allow = mock_allow();
@@ -1819,6 +1843,9 @@ fn bytes_stay_bytes() {
 
 #[test]
 fn ownership_is_trust() {
+    if !duo_tests::need_root() {
+        return;
+    }
     let sb = Sandbox::new("hostile-owner");
     let allow = mock_allow();
     let mut rep = Report::default();
