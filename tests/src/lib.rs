@@ -322,6 +322,16 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// The PAM code that `pamclient` printed (its last `RESULT <code> <text>` line), if any.
+pub fn pam_result(stdout: &[u8]) -> Option<i32> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|c| c.parse().ok())
+}
+
 /// Write a config file (or any private file) with mode 0600, owned by whoever runs the test,
 /// and return its path. Every test writes its configs through this.
 pub fn write_conf(path: &Path, body: &str) -> PathBuf {

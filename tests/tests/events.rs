@@ -147,12 +147,7 @@ fn pam(mode: Journal, conf: &Path, service: &str, user: &str, rhost: &[u8], debu
     let _ = std::fs::remove_dir_all(&confdir);
     assert!(!c.killed, "pamclient overran");
     let out = String::from_utf8_lossy(&c.stdout);
-    let code = out
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .and_then(|r| r.split(' ').next())
-        .and_then(|c| c.parse().ok());
+    let code = duo_tests::pam_result(out.as_bytes());
     Run {
         allowed: code == Some(PAM_SUCCESS),
         pam_code: code,

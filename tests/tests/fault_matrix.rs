@@ -386,12 +386,7 @@ fn run_row(
                 .args(["--service", service, "--user", pam_user]);
             let c = duo_tests::run_captured(cmd, limit);
             let out = String::from_utf8_lossy(&c.stdout);
-            let code = out
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .and_then(|r| r.split(' ').next())
-                .and_then(|c| c.parse().ok());
+            let code = duo_tests::pam_result(out.as_bytes());
             Run {
                 allowed: code == Some(PAM_SUCCESS),
                 pam_code: code,

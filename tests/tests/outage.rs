@@ -138,12 +138,7 @@ fn login(fe: Fe, conf: &Path, prefix: &[&str]) -> Out {
                 .arg(&confdir)
                 .args(["--service", "duo-outage", "--user", "root"]);
             let c = duo_tests::run_captured(cmd, limit);
-            let code = String::from_utf8_lossy(&c.stdout)
-                .lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .and_then(|r| r.split(' ').next())
-                .and_then(|c| c.parse().ok());
+            let code = duo_tests::pam_result(&c.stdout);
             Out {
                 allowed: code == Some(PAM_SUCCESS),
                 pam: code,
@@ -449,12 +444,7 @@ fn pam_as(dir: &Path, n: usize, conf: &Path, duo_user: &str) -> Out {
         .arg(&confdir)
         .args(["--service", "duo-outage", "--user", &user.name]);
     let c = duo_tests::run_captured(cmd, Duration::from_secs(30));
-    let code = String::from_utf8_lossy(&c.stdout)
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .and_then(|r| r.split(' ').next())
-        .and_then(|c| c.parse().ok());
+    let code = duo_tests::pam_result(&c.stdout);
     Out {
         allowed: code == Some(PAM_SUCCESS),
         pam: code,

@@ -62,12 +62,7 @@ impl Setup {
             .expect("run pamclient");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let code = stdout
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("RESULT "))
-            .and_then(|r| r.split(' ').next())
-            .and_then(|c| c.parse().ok())
+        let code = duo_tests::pam_result(stdout.as_bytes())
             .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
         (code, stdout, stderr)
     }

@@ -136,12 +136,7 @@ fn pamclient(confdir: &Path, service: &str, user: &str, answers: &[&str]) -> (i3
     let out = run_captured(cmd, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let code = stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .and_then(|r| r.split(' ').next())
-        .and_then(|c| c.parse().ok())
+    let code = duo_tests::pam_result(stdout.as_bytes())
         .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
     (code, stdout, stderr)
 }
