@@ -67,20 +67,46 @@ pub fn connect_request(
 pub fn check_reply(reply: &[u8]) -> Result<(), (String, bool)> {
     let text = String::from_utf8_lossy(reply);
     let first = text.lines().next().unwrap_or("").to_string();
-    if first.starts_with("HTTP/1.0 200") || first.starts_with("HTTP/1.1 200") {
+    let mut parts = first.split(' ');
+    let version = parts.next().unwrap_or("");
+    let code = parts.next().unwrap_or("");
+    // The status is the whole second word, three digits: "HTTP/1.1 2000" is not a 200.
+    if (version == "HTTP/1.0" || version == "HTTP/1.1") && code == "200" {
         return Ok(());
     }
-    let status: u16 = first
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status: u16 = code.parse().unwrap_or(0);
     Err((first, status >= 500))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_200_opens_the_tunnel() {
+        assert!(check_reply(b"HTTP/1.1 200 Connection established\r\n\r\n").is_ok());
+        assert!(check_reply(b"HTTP/1.0 200\r\n\r\n").is_ok());
+        for bad in [
+            &b"HTTP/1.1 2000 OK\r\n\r\n"[..],
+            b"HTTP/1.1 200x OK\r\n\r\n",
+            b"HTTP/1.1 0200 OK\r\n\r\n",
+            b"HTTP/1.1 +200 OK\r\n\r\n",
+            b"HTTP/2 200\r\n\r\n",
+            b"XHTTP/1.1 200\r\n\r\n",
+            b"",
+        ] {
+            assert!(
+                check_reply(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            check_reply(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
+            Err(("HTTP/1.1 407 Proxy Authentication Required".into(), false))
+        );
+        assert!(check_reply(b"HTTP/1.1 503 x\r\n\r\n").unwrap_err().1);
+    }
 
     #[test]
     fn parsing() {
