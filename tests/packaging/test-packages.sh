@@ -205,6 +205,7 @@ check "purged: no pam_duo left in /etc/pam.d" sh -c '! grep -rqs pam_duo /etc/pa
 check "purged: no pam_duo.so, login_duo, duo-check, profile or /etc/duo left" \
     sh -c '! ls /usr/lib/x86_64-linux-gnu/security/pam_duo.so /lib/x86_64-linux-gnu/security/pam_duo.so \
         /usr/sbin/login_duo /usr/sbin/duo-check /usr/share/pam-configs/duo /etc/duo 2>/dev/null | grep -q .'
+check "purged: no outage-window state left in /run/duo-unix-rs" test ! -e /run/duo-unix-rs
 check "purged: dpkg no longer knows the package" \
     sh -c "! dpkg-query -W -f='\${Status}' duo-unix-rs 2>/dev/null | grep -q 'install ok'"
 
