@@ -272,42 +272,76 @@ pub struct Captured {
 }
 
 /// Run `cmd` with stdin from /dev/null and both outputs captured; kill it after `limit`.
-pub fn run_captured(mut cmd: Command, limit: Duration) -> Captured {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {:?}: {e}", cmd.get_program()));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = r.read_to_end(&mut v);
-            v
-        })
-    };
-    let t_out = drain(Box::new(child.stdout.take().expect("stdout")));
-    let t_err = drain(Box::new(child.stderr.take().expect("stderr")));
-    let mut killed = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
+pub fn run_captured(cmd: Command, limit: Duration) -> Captured {
+    Spawned::start(cmd).finish(limit, |child| {
+        let _ = child.kill();
+    })
+}
+
+/// A command started with stdin from /dev/null whose outputs are being collected; for tests
+/// that act on the process while it runs (signals, /proc). [`run_captured`] is the usual way.
+pub struct Spawned {
+    child: Child,
+    out: std::thread::JoinHandle<Vec<u8>>,
+    err: std::thread::JoinHandle<Vec<u8>>,
+    start: Instant,
+}
+
+impl Spawned {
+    /// Start `cmd`.
+    pub fn start(mut cmd: Command) -> Spawned {
+        let start = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {:?}: {e}", cmd.get_program()));
+        let drain = |mut r: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("stdout")));
+        let err = drain(Box::new(child.stderr.take().expect("stderr")));
+        Spawned {
+            child,
+            out,
+            err,
+            start,
         }
-        if start.elapsed() > limit {
-            killed = true;
-            let _ = child.kill();
-            break child.wait().expect("wait");
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait until it exits. Past `limit`, `kill` must make it exit (it is then waited for and
+    /// the result says it was killed).
+    pub fn finish(mut self, limit: Duration, kill: impl FnOnce(&mut Child)) -> Captured {
+        let mut killed = false;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if self.start.elapsed() > limit {
+                killed = true;
+                kill(&mut self.child);
+                break self.child.wait().expect("wait");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = self.start.elapsed();
+        Captured {
+            status,
+            stdout: self.out.join().unwrap_or_default(),
+            stderr: self.err.join().unwrap_or_default(),
+            elapsed,
+            killed,
         }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    Captured {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-        elapsed,
-        killed,
     }
 }
 

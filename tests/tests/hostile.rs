@@ -24,20 +24,19 @@
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::io::Read;
 use std::net::UdpSocket;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use duo_tests::users::TempUser;
-use duo_tests::{Mock, IKEY, SKEY};
+use duo_tests::{Captured, Mock, Spawned, IKEY, SKEY};
 
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";
@@ -256,69 +255,13 @@ fn tcp_peers(pid: u32) -> Vec<u16> {
     ports
 }
 
-/// A spawned run whose outputs are being collected.
-struct Running {
-    child: Child,
-    out: std::thread::JoinHandle<Vec<u8>>,
-    err: std::thread::JoinHandle<Vec<u8>>,
-    start: Instant,
-}
-
-impl Running {
-    fn spawn(mut cmd: Command) -> Running {
-        let start = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {:?}: {e}", cmd.get_program()));
-        let drain = |mut r: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut v = Vec::new();
-                let _ = r.read_to_end(&mut v);
-                v
-            })
-        };
-        let out = drain(Box::new(child.stdout.take().expect("stdout")));
-        let err = drain(Box::new(child.stderr.take().expect("stderr")));
-        Running {
-            child,
-            out,
-            err,
-            start,
+/// Wait for a run until it exits; past `RUN_LIMIT` kill it and everything under it.
+fn finish(running: Spawned) -> Captured {
+    running.finish(RUN_LIMIT, |child| {
+        for p in tree(child.id()) {
+            signal(p, libc::SIGKILL);
         }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Wait until it exits; past `RUN_LIMIT` kill it and everything under it.
-    fn finish(mut self) -> (ExitStatus, Vec<u8>, Vec<u8>, bool, Duration) {
-        let mut killed = false;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                break s;
-            }
-            if self.start.elapsed() > RUN_LIMIT {
-                killed = true;
-                for p in tree(self.pid()) {
-                    signal(p, libc::SIGKILL);
-                }
-                break self.child.wait().expect("wait");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let elapsed = self.start.elapsed();
-        (
-            status,
-            self.out.join().unwrap_or_default(),
-            self.err.join().unwrap_or_default(),
-            killed,
-            elapsed,
-        )
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -734,13 +677,19 @@ impl Sandbox {
         v
     }
 
-    fn start(&self, r: &Run) -> Running {
+    fn start(&self, r: &Run) -> Spawned {
         self.drain();
-        Running::spawn(self.command(r))
+        Spawned::start(self.command(r))
     }
 
-    fn finish(&self, running: Running) -> Outcome {
-        let (status, stdout, stderr, killed, elapsed) = running.finish();
+    fn finish(&self, running: Spawned) -> Outcome {
+        let Captured {
+            status,
+            stdout,
+            stderr,
+            killed,
+            elapsed,
+        } = finish(running);
         // Datagrams are queued when sent; give the kernel a moment anyway.
         std::thread::sleep(Duration::from_millis(20));
         Outcome {
