@@ -110,8 +110,7 @@ fn do_auth(
     let owner = if separated {
         privsep::PRIVSEP_USER.to_string()
     } else {
-        duo::account::by_uid(privsep::effective_uid())
-            .map_or_else(|| "root".to_string(), |u| u.name)
+        duo::account::by_uid(sys::effective_uid()).map_or_else(|| "root".to_string(), |u| u.name)
     };
     // Root or the privsep user may own it (§0a D10), in a setuid run or not: the package
     // gives the file to the privsep user, and root can still check it with -c.

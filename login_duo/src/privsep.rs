@@ -37,11 +37,6 @@ pub fn real_ids() -> (Uid, Gid) {
     (sys::real_uid(), sys::real_gid())
 }
 
-/// Effective user id of this process.
-pub fn effective_uid() -> Uid {
-    sys::effective_uid()
-}
-
 /// Whether this is a setuid run by another user (`euid != ruid`).
 pub fn is_setuid() -> bool {
     sys::effective_uid() != sys::real_uid()
