@@ -103,7 +103,21 @@ fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str, etc: PrivateEtc) -
 }
 
 fn ssh(user: &str, port: u16, marker: &str) -> PtyChild {
+    ssh_with(None, user, port, marker)
+}
+
+/// `ssh user@127.0.0.1 echo MARKER` on a pseudo-terminal: keyboard-interactive only, or with
+/// `key` a public key first.
+fn ssh_with(key: Option<&Path>, user: &str, port: u16, marker: &str) -> PtyChild {
     let mut cmd = Command::new("ssh");
+    if let Some(k) = key {
+        cmd.arg("-i").arg(k);
+    }
+    let methods = if key.is_some() {
+        "PreferredAuthentications=publickey,keyboard-interactive"
+    } else {
+        "PreferredAuthentications=keyboard-interactive"
+    };
     cmd.args([
         "-p",
         &port.to_string(),
@@ -112,7 +126,7 @@ fn ssh(user: &str, port: u16, marker: &str) -> PtyChild {
         "-o",
         "UserKnownHostsFile=/dev/null",
         "-o",
-        "PreferredAuthentications=keyboard-interactive",
+        methods,
         "-o",
         "NumberOfPasswordPrompts=1",
         "-o",
@@ -270,27 +284,7 @@ fn sshd_key_then_duo_with_the_shipped_example() {
         &format!("PubkeyAuthentication yes\n{snippet}"),
     );
     let t = Duration::from_secs(30);
-    let ssh_key = |user: &str, marker: &str| {
-        let mut cmd = Command::new("ssh");
-        cmd.arg("-i").arg(&key).args([
-            "-p",
-            &server.port.to_string(),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "PreferredAuthentications=publickey,keyboard-interactive",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-o",
-            "ConnectTimeout=10",
-            &format!("{user}@127.0.0.1"),
-            "echo",
-            marker,
-        ]);
-        PtyChild::spawn(cmd).expect("spawn ssh")
-    };
+    let ssh_key = |user: &str, marker: &str| ssh_with(Some(&key), user, server.port, marker);
     let mut p = ssh_key(&approve.name, "RAN-key-duo");
     p.expect("Passcode or option (1-4): ", t).unwrap();
     p.send("1\n");
