@@ -15,6 +15,8 @@ mod login;
 mod net;
 mod pam;
 mod report;
+#[cfg(test)]
+mod scratch;
 mod selinux;
 mod sshd;
 

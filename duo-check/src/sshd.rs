@@ -436,16 +436,7 @@ mod tests {
     use super::*;
 
     fn tree(files: &[(&str, &str)]) -> PathBuf {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let root = std::env::temp_dir().join(format!("duo-check-sshd-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for (p, body) in files {
-            let f = root.join(p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, body).unwrap();
-        }
-        root
+        crate::scratch::tree("sshd", files)
     }
 
     fn parsed(root: &Path) -> Sshd {
