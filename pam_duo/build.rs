@@ -1,5 +1,5 @@
 //! Link the module so that it is never really unloaded: a resolver thread that outlives a call
-//! (see duo::http) must never run code that has been unmapped. Link libpam through its runtime
+//! (see duo::api::http) must never run code that has been unmapped. Link libpam through its runtime
 //! library, so that no -dev package is needed.
 
 include!("../build-support/libpam_link.rs");

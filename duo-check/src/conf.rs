@@ -91,10 +91,10 @@ pub fn check(
     }
     let mut sound = true;
     let uid = meta.uid();
-    let owner = duo::account::by_uid(duo::sys::Uid(uid))
+    let owner = duo::user::account::by_uid(duo::sys::Uid(uid))
         .map(|a| a.name)
         .unwrap_or_else(|| format!("uid {uid}"));
-    let privsep_uid = duo::account::by_name(privsep).map(|a| a.uid.0);
+    let privsep_uid = duo::user::account::by_name(privsep).map(|a| a.uid.0);
     let owner_ok = uid == 0 || (frontend == Frontend::Login && privsep_uid == Some(uid));
     if !owner_ok {
         sound = false;
@@ -210,7 +210,7 @@ fn failmode(report: &mut Report, subject: &str, cfg: &Config) {
 /// A `groups` setting that matches no local user means Duo is never asked.
 fn groups(report: &mut Report, subject: &str, tokens: &[String]) {
     let shown = tokens.join(" ");
-    if duo::groups::all_negated(tokens) {
+    if duo::user::groups::all_negated(tokens) {
         report.add(
             Check::Config,
             Level::Warning,
@@ -230,11 +230,11 @@ fn groups(report: &mut Report, subject: &str, tokens: &[String]) {
         .collect();
     let mut matched = Vec::new();
     for n in &names {
-        let Some(acct) = duo::account::by_name(n) else {
+        let Some(acct) = duo::user::account::by_name(n) else {
             continue;
         };
-        if let Ok(g) = duo::account::group_names(&acct) {
-            if duo::groups::matches(tokens, &g) {
+        if let Ok(g) = duo::user::account::group_names(&acct) {
+            if duo::user::groups::matches(tokens, &g) {
                 matched.push(n.clone());
             }
         }
@@ -361,7 +361,7 @@ fn blank_line(text: &mut zeroize::Zeroizing<Vec<u8>>, n: usize) {
 /// Which of host, ikey and skey are missing or empty.
 fn missing_keys(text: &[u8]) -> Vec<&'static str> {
     let mut set = Vec::new();
-    let _ = duo::ini::parse(text, &mut |name, value, _| {
+    let _ = duo::config::ini::parse(text, &mut |name, value, _| {
         if !value.is_empty() {
             set.push(name.to_string());
         }

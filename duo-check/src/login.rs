@@ -32,7 +32,7 @@ pub fn binary_problem(path: &Path) -> Option<String> {
         return Some("is not a regular file".into());
     }
     if m.uid() != 0 {
-        let owner = duo::account::by_uid(duo::sys::Uid(m.uid()))
+        let owner = duo::user::account::by_uid(duo::sys::Uid(m.uid()))
             .map_or_else(|| format!("uid {}", m.uid()), |a| a.name);
         return Some(format!("is owned by {owner}, not root (mode {mode:04o})"));
     }
@@ -80,7 +80,7 @@ fn unreadable_by(path: &Path, uid: u32, gid: u32) -> Option<String> {
     }
     match std::fs::metadata(path) {
         Ok(m) if bits_for(&m, uid, gid) & 4 == 0 => {
-            let owner = duo::account::by_uid(duo::sys::Uid(m.uid()))
+            let owner = duo::user::account::by_uid(duo::sys::Uid(m.uid()))
                 .map_or_else(|| format!("uid {}", m.uid()), |a| a.name);
             Some(format!(
                 "cannot read it (owner {owner}, mode {:04o})",
@@ -135,7 +135,7 @@ pub fn check(report: &mut Report, root: &Path, forced: Option<&str>, conf: &Path
             true
         }
     };
-    let Some(acct) = duo::account::by_name(PRIVSEP_USER) else {
+    let Some(acct) = duo::user::account::by_name(PRIVSEP_USER) else {
         report.add(
             Check::LoginDuo,
             Level::Error,

@@ -310,8 +310,10 @@ fn outage_window(r: &mut Report, subject: &str, cfg: &Config) {
         return;
     }
     let mut owners = vec![duo::sys::Uid::ROOT];
-    owners.extend(duo::account::by_name(login::PRIVSEP_USER).map(|a| a.uid));
-    let open = owners.iter().find_map(|&o| duo::outage::status_of(cfg, o));
+    owners.extend(duo::user::account::by_name(login::PRIVSEP_USER).map(|a| a.uid));
+    let open = owners
+        .iter()
+        .find_map(|&o| duo::flow::outage::status_of(cfg, o));
     match open {
         None => r.ok(
             Check::Network,
@@ -327,9 +329,9 @@ fn outage_window(r: &mut Report, subject: &str, cfg: &Config) {
             subject,
             format!(
                 "OPEN: Duo unreachable since {}; logins get the failmode verdict without asking Duo until {} (next probe at {})",
-                duo::timefmt::rfc3339(st.since),
-                duo::timefmt::rfc3339(st.until),
-                duo::timefmt::rfc3339(st.next_probe)
+                duo::api::timefmt::rfc3339(st.since),
+                duo::api::timefmt::rfc3339(st.until),
+                duo::api::timefmt::rfc3339(st.next_probe)
             ),
             "restore the path to Duo (see the network rows); the next login that probes and reaches Duo closes the window",
         ),

@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use duo::client::{CallError, Client, Method};
+use duo::api::client::{CallError, Client, Method};
+use duo::api::deadline::Deadline;
+use duo::api::proxy::Proxy;
 use duo::config::Config;
-use duo::deadline::Deadline;
-use duo::outcome::Problem as DuoProblem;
-use duo::proxy::Proxy;
+use duo::flow::outcome::Problem as DuoProblem;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct};
@@ -161,7 +161,7 @@ fn open(
     let reached = ms(t.elapsed());
     let t = Instant::now();
     let ua = format!("duo-check/{}", duo::VERSION);
-    let req = duo::proxy::connect_request(p, host, port, &ua);
+    let req = duo::api::proxy::connect_request(p, host, port, &ua);
     let timeout = || {
         (
             format!("the proxy {at} did not answer CONNECT {host}:{port} in time"),
@@ -189,7 +189,7 @@ fn open(
             Err(_) => break,
         }
     }
-    match duo::proxy::check_reply(&reply) {
+    match duo::api::proxy::check_reply(&reply) {
         Ok(()) => Ok((
             s,
             format!(
@@ -426,7 +426,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
             return;
         }
     };
-    let proxy = match cfg.http_proxy.as_deref().map(|p| duo::proxy::parse(p)) {
+    let proxy = match cfg.http_proxy.as_deref().map(|p| duo::api::proxy::parse(p)) {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
@@ -466,7 +466,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         Some(f) => format!("the CA certificates in cafile {}", f.as_str()),
         None => "Duo's 15 pinned root CAs".to_string(),
     };
-    let tls = match duo::tls::client_config(cfg) {
+    let tls = match duo::api::tls::client_config(cfg) {
         Ok(t) => t,
         Err(e) => {
             report.add(
@@ -550,7 +550,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         &[],
         &budget,
         Some(step),
-        &mut duo::conv::Silent,
+        &mut duo::flow::conv::Silent,
     ) {
         Ok(body) => {
             let rtt = sent.elapsed();
@@ -620,9 +620,9 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         &[],
         &budget,
         Some(step),
-        &mut duo::conv::Silent,
+        &mut duo::flow::conv::Silent,
     ) {
-        Ok(body) => match duo::attempt::envelope(&body) {
+        Ok(body) => match duo::flow::attempt::envelope(&body) {
             Ok(_) => report.ok(
                 Check::Credentials,
                 subject,

@@ -209,7 +209,9 @@ fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
-                .filter(|e| duo::pattern::match_pattern(&e.file_name().to_string_lossy(), &name))
+                .filter(|e| {
+                    duo::user::pattern::match_pattern(&e.file_name().to_string_lossy(), &name)
+                })
                 .map(|e| e.path())
                 .collect()
         })
@@ -403,7 +405,11 @@ fn environment(report: &mut Report, s: &Sshd) {
     let matched: Vec<&str> = READ_VARS
         .iter()
         .copied()
-        .filter(|v| patterns.iter().any(|p| duo::pattern::match_pattern(v, p)))
+        .filter(|v| {
+            patterns
+                .iter()
+                .any(|p| duo::user::pattern::match_pattern(v, p))
+        })
         .collect();
     let risky: Vec<&str> = matched
         .iter()

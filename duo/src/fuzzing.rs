@@ -9,13 +9,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::attempt::Flags;
+use crate::api::deadline::Deadline;
 use crate::config::{Config, ConfigError, FailMode, Frontend};
-use crate::conv::Conversation;
-use crate::deadline::Deadline;
-use crate::outcome::{Outcome, Problem};
+use crate::flow::attempt::Flags;
+use crate::flow::conv::Conversation;
+use crate::flow::outcome::{Outcome, Problem};
 
-pub use crate::response::{
+pub use crate::api::response::{
     ReadError, Response, Scripted, Step, MAX_BODY, MAX_CHUNK_LINE, MAX_FIELDS, MAX_FRAMING,
     MAX_HEAD, MAX_LATE_LOOKS, MAX_TRAILERS, MAX_TRAILER_BYTES,
 };
@@ -33,7 +33,7 @@ pub fn read_response(
     } else {
         Duration::from_secs(3600)
     };
-    crate::response::read(src, buf, &Deadline::new(budget), None)
+    crate::api::response::read(src, buf, &Deadline::new(budget), None)
 }
 
 /// `config::parse`, the bytes entry point of `config::load`, without diagnostics.
@@ -76,12 +76,12 @@ impl Conversation for Recorder {
 
 /// The ping reply: the server time.
 pub fn ping_time(body: &[u8]) -> Result<i64, Problem> {
-    crate::attempt::ping_time(body)
+    crate::flow::attempt::ping_time(body)
 }
 
 /// The envelope of any reply.
 pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Problem> {
-    crate::attempt::envelope(body)
+    crate::flow::attempt::envelope(body)
 }
 
 /// A preauth reply body as the login sees it: `Ok((response, txid))` when a second factor is
@@ -92,8 +92,8 @@ pub fn preauth(
     mode: FailMode,
     ui: &mut dyn Conversation,
 ) -> Result<(Map<String, Value>, Option<String>), Outcome> {
-    let r = crate::attempt::preauth_reply(body, verified_push, ui);
-    crate::attempt::preauth_verdict(r, mode).map(|p| (p.response, p.txid))
+    let r = crate::flow::attempt::preauth_reply(body, verified_push, ui);
+    crate::flow::attempt::preauth_verdict(r, mode).map(|p| (p.response, p.txid))
 }
 
 /// The factor chosen from a preauth "auth" response (menu, default or `DUO_PASSCODE`).
@@ -104,7 +104,7 @@ pub fn choose_factor(
     ui: &mut dyn Conversation,
 ) -> Result<String, Outcome> {
     let mut env = env_factor.map(Zeroizing::new);
-    crate::attempt::choose_factor(response, flags, &mut env, ui)
+    crate::flow::attempt::choose_factor(response, flags, &mut env, ui)
         .map(|f| f.to_string())
         .map_err(Problem::outcome)
 }
@@ -112,26 +112,26 @@ pub fn choose_factor(
 /// A synchronous `/auth` (`waiting` false) or an `/auth_status` (`waiting` true) reply body
 /// as the login sees it: the attempt's outcome, or `None` to poll again.
 pub fn auth_result(body: &[u8], waiting: bool, ui: &mut dyn Conversation) -> Option<Outcome> {
-    let r = match crate::attempt::result_reply(body, ui) {
+    let r = match crate::flow::attempt::result_reply(body, ui) {
         Ok(None) if waiting => return None,
         // What auth_stage does with "waiting" in synchronous mode.
-        Ok(None) => crate::attempt::decide("waiting"),
+        Ok(None) => crate::flow::attempt::decide("waiting"),
         Ok(Some(r)) => Ok(r),
         Err(p) => Err(p),
     };
-    Some(crate::attempt::auth_verdict(r))
+    Some(crate::flow::attempt::auth_verdict(r))
 }
 
 /// The failmode conversion of a ping/preauth stage problem.
 pub fn failmode(p: Problem, mode: FailMode) -> Outcome {
-    crate::attempt::failmode(p, mode)
+    crate::flow::attempt::failmode(p, mode)
 }
 
 /// The GECOS rules: `Ok(name)` when a GECOS-derived name is used, else why not (`off`,
 /// `empty`, `unparsable`).
 pub fn gecos_name(cfg: &Config, gecos: Option<&str>) -> Result<String, &'static str> {
-    use crate::gecos::Choice;
-    match crate::gecos::choose(cfg, gecos) {
+    use crate::user::gecos::Choice;
+    match crate::user::gecos::choose(cfg, gecos) {
         Choice::Name(n) => Ok(n),
         Choice::Off => Err("off"),
         Choice::Empty => Err("empty"),
@@ -141,7 +141,7 @@ pub fn gecos_name(cfg: &Config, gecos: Option<&str>) -> Result<String, &'static 
 
 /// An HTTP date for a UNIX time in years 0–9999 (the inverse of `timefmt::parse_http_date`).
 pub fn http_date(unix_secs: i64) -> Option<String> {
-    crate::timefmt::http_date(unix_secs)
+    crate::api::timefmt::http_date(unix_secs)
 }
 
 /// Whether `s` holds a character that sanitised text must not: a C0 control other than TAB

@@ -13,35 +13,16 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod account;
-pub mod attempt;
-pub mod client;
+pub mod api;
 pub mod config;
-pub mod conv;
-pub mod deadline;
-pub mod events;
+pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gecos;
-pub mod groups;
-pub(crate) mod hmac512;
-pub(crate) mod http;
-pub mod ini;
 pub mod log;
-pub mod login;
-pub mod netaddr;
-pub mod outage;
-pub mod outcome;
-pub mod pattern;
-pub mod phases;
-pub mod proxy;
-pub(crate) mod response;
 pub mod sanitize;
-pub(crate) mod sign;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod timefmt;
-pub mod tls;
+pub mod user;
 
 /// Version reported in `-v` and the User-Agent.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         .https_timeout
         .is_none_or(|t| (1..=MAX_HTTPS_TIMEOUT).contains(&t)));
     assert!(!(cfg.autopush && cfg.verified_push));
-    assert!(cfg.groups.len() <= duo::groups::MAX_GROUPS);
+    assert!(cfg.groups.len() <= duo::user::groups::MAX_GROUPS);
     assert!(cfg.groups.iter().all(|g| !g.is_empty()));
     assert!(cfg.gecos_delim.is_ascii_punctuation() && cfg.gecos_delim != b':');
     assert!(frontend == Frontend::Login || !cfg.motd);

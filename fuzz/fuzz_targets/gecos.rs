@@ -1,4 +1,4 @@
-//! The GECOS-derived Duo username (duo::gecos). Input: a settings byte, then the GECOS field.
+//! The GECOS-derived Duo username (duo::user::gecos). Input: a settings byte, then the GECOS field.
 //! Properties: off unless enabled; an empty field is never a name; with a position, the name
 //! is exactly that non-empty field and holds no delimiter; without one it is the whole field.
 #![no_main]

@@ -1,4 +1,4 @@
-//! Group patterns (duo::pattern, duo::groups): the `groups` value tokeniser and the matcher.
+//! Group patterns (duo::user::pattern, duo::user::groups): the `groups` value tokeniser and the matcher.
 //! Input: a `groups` value, a NUL, then group names separated by NUL.
 //!
 //! Properties: the wildcard matcher agrees with a plain dynamic-programming matcher; tokens are
@@ -7,8 +7,8 @@
 //! when every pattern is negated no user (with non-empty group names) can match.
 #![no_main]
 
-use duo::groups::{all_negated, matches, tokenize, MAX_GROUPS};
-use duo::pattern::match_pattern;
+use duo::user::groups::{all_negated, matches, tokenize, MAX_GROUPS};
+use duo::user::pattern::match_pattern;
 use libfuzzer_sys::fuzz_target;
 
 /// `*` any run, `?` one byte, anything else itself.

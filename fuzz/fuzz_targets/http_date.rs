@@ -1,10 +1,10 @@
-//! HTTP dates of `Retry-After` (duo::timefmt). Properties: a date that parses is in years
+//! HTTP dates of `Retry-After` (duo::api::timefmt). Properties: a date that parses is in years
 //! 0–9999 and formats back to a date that parses to the same time; any time in that range
 //! formats and parses back; no input panics or overflows.
 #![no_main]
 
+use duo::api::timefmt::parse_http_date;
 use duo::fuzzing::http_date;
-use duo::timefmt::parse_http_date;
 use libfuzzer_sys::fuzz_target;
 
 /// 0000-01-01 00:00:00 and 9999-12-31 23:59:59 (a parsed date may run a few days past the end

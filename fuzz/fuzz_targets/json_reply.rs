@@ -1,4 +1,4 @@
-//! Duo's JSON replies through the code that turns them into outcomes (duo::attempt): ping,
+//! Duo's JSON replies through the code that turns them into outcomes (duo::flow::attempt): ping,
 //! preauth (and the factor menu that follows "auth"), synchronous auth and auth_status, and the
 //! failmode conversion. Input: a selector byte, an answer line for the menu, a NUL, the body.
 //!
@@ -10,13 +10,13 @@
 //! 255 bytes, and when typed is non-empty without CR or LF; a ping time is never 0.
 #![no_main]
 
-use duo::attempt::Flags;
 use duo::config::FailMode;
+use duo::flow::attempt::Flags;
+use duo::flow::outcome::{Outcome, Problem};
 use duo::fuzzing::{
     auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth,
     Recorder,
 };
-use duo::outcome::{Outcome, Problem};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 

@@ -1,11 +1,11 @@
-//! Client addresses (duo::netaddr): the IP-literal test (glibc inet_aton / inet_pton) and the
+//! Client addresses (duo::user::netaddr): the IP-literal test (glibc inet_aton / inet_pton) and the
 //! client-address rule. Properties: every address Rust's strict parsers accept is a literal; a
 //! string with a NUL never is; without `fallback_local_ip`, or for a literal, the address is
 //! reported exactly as given. (With the fallback and a non-literal the local address is looked
 //! up and a warning logged: not fuzzed, it touches the network stack and syslog.)
 #![no_main]
 
-use duo::netaddr::{client_address, is_ip_literal};
+use duo::user::netaddr::{client_address, is_ip_literal};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,11 +1,11 @@
-//! `http_proxy` values and proxy CONNECT replies (duo::proxy). Properties: an accepted proxy
+//! `http_proxy` values and proxy CONNECT replies (duo::api::proxy). Properties: an accepted proxy
 //! has a non-empty host without `/` or `:`, an `http://` scheme or none, credentials only when
 //! the value has an `@`, and the CONNECT request built from it is well-formed (credentials
 //! only as base64, no stray CR or LF); a proxy reply is accepted only when its first line is an
 //! HTTP/1.x 200, and a refusal is transient exactly for a 5xx.
 #![no_main]
 
-use duo::proxy::{check_reply, connect_request, parse};
+use duo::api::proxy::{check_reply, connect_request, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -16,7 +16,7 @@ const PASSCODE: &str = "DUO_PASSCODE";
 /// `execve` (the process environment is never modified). Never returns.
 pub fn exec_shell(command: Option<&OsStr>) -> ! {
     let (uid, _) = crate::privsep::real_ids();
-    let Some(account) = duo::account::by_uid(uid) else {
+    let Some(account) = duo::user::account::by_uid(uid) else {
         die("Who are you?");
     };
     let shell = match account.shell.as_deref() {

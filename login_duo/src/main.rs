@@ -20,10 +20,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use duo::config::Config;
-use duo::conv::{Conversation, Silent};
-use duo::events::{self, Kind};
+use duo::flow::conv::{Conversation, Silent};
+use duo::flow::events::{self, Kind};
+use duo::flow::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use duo::log::{log, Priority};
-use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use zeroize::Zeroizing;
 
 use args::Args;
@@ -94,7 +94,7 @@ fn do_auth(
     separated: bool,
     started: Instant,
 ) -> i32 {
-    let Some(account) = duo::account::by_uid(caller) else {
+    let Some(account) = duo::user::account::by_uid(caller) else {
         die("Who are you?");
     };
     let path = a
@@ -110,12 +110,13 @@ fn do_auth(
     let owner = if separated {
         privsep::PRIVSEP_USER.to_string()
     } else {
-        duo::account::by_uid(sys::effective_uid()).map_or_else(|| "root".to_string(), |u| u.name)
+        duo::user::account::by_uid(sys::effective_uid())
+            .map_or_else(|| "root".to_string(), |u| u.name)
     };
     // Root or the privsep user may own it (§0a D10), in a setuid run or not: the package
     // gives the file to the privsep user, and root can still check it with -c.
     let mut owners = vec![sys::Uid::ROOT];
-    owners.extend(duo::account::by_name(privsep::PRIVSEP_USER).map(|a| a.uid));
+    owners.extend(duo::user::account::by_name(privsep::PRIVSEP_USER).map(|a| a.uid));
     let Some(cfg) = login::load_config(&path, Reporter::Login, &owners, &owner) else {
         return 1;
     };
@@ -143,7 +144,7 @@ fn do_auth(
 
     let duo_user = match &a.duo_user {
         Some(u) => u.clone(),
-        None => duo::gecos::duo_username(&cfg, &account),
+        None => duo::user::gecos::duo_username(&cfg, &account),
     };
     ev.duo_user = Some(duo_user.clone());
     let addr = client_address(a, &cfg);
@@ -222,7 +223,7 @@ fn client_address(a: &Args, cfg: &Config) -> Option<String> {
         }
         None => a.host.as_ref().map(|h| h.to_string_lossy().into_owned()),
     };
-    raw.and_then(|r| duo::netaddr::client_address(Some(&r), cfg.fallback_local_ip))
+    raw.and_then(|r| duo::user::netaddr::client_address(Some(&r), cfg.fallback_local_ip))
 }
 
 /// Read `DUO_PASSCODE` into wiped memory. The variable itself is never passed on: the shell

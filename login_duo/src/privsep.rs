@@ -46,7 +46,7 @@ pub fn is_setuid() -> bool {
 /// user, and return whether the child approved (exited normally with status 0). A child killed
 /// by a signal denies with a message.
 pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
-    let Some(privsep) = duo::account::by_name(PRIVSEP_USER) else {
+    let Some(privsep) = duo::user::account::by_name(PRIVSEP_USER) else {
         die(&format!("User '{PRIVSEP_USER}' not found"));
     };
     if privsep.uid.is_root() {
@@ -58,7 +58,7 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
     }
     // The auth child cannot create its outage window directory under /run; it is made here,
     // as root, whether or not the config turns the window on (the parent never reads it).
-    if let Err(why) = duo::outage::prepare_for(privsep.uid, privsep.gid) {
+    if let Err(why) = duo::flow::outage::prepare_for(privsep.uid, privsep.gid) {
         duo::log::log(
             duo::log::Priority::Debug,
             &format!("outage window directory: {why}"),

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use duo::conv::Conversation;
+use duo::flow::conv::Conversation;
 use zeroize::Zeroizing;
 
 /// Longest answer read, in bytes.

@@ -1,7 +1,7 @@
-//! The PAM conversation as a [`duo::conv::Conversation`]: the menu as an echo-on prompt,
+//! The PAM conversation as a [`duo::flow::conv::Conversation`]: the menu as an echo-on prompt,
 //! status lines as text info (docs/BEHAVIOUR.md §6 step 12).
 
-use duo::conv::Conversation;
+use duo::flow::conv::Conversation;
 use pam::constants::{PAM_ERROR_MSG, PAM_PROMPT_ECHO_ON, PAM_TEXT_INFO};
 use pam::conv::Conv;
 use zeroize::Zeroizing;

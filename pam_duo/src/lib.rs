@@ -14,9 +14,9 @@ use std::ffi::CStr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use duo::events::{self, Kind};
+use duo::flow::events::{self, Kind};
+use duo::flow::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use duo::log::{log, Priority};
-use duo::login::{self, Flags, Gate, Reporter, Request, Verdict};
 use pam::constants::{PamFlag, PamResultCode};
 use pam::conv::Conv;
 use pam::items::{RHost, Service};
@@ -105,7 +105,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         return PAM_USER_UNKNOWN;
     };
     ev.os_user = Some(user.clone());
-    let Some(mut account) = duo::account::by_name(&user) else {
+    let Some(mut account) = duo::user::account::by_name(&user) else {
         ev.emit(Kind::Error, "Unknown user");
         return PAM_USER_UNKNOWN;
     };
@@ -127,7 +127,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         "sshd" => flags.sync = true,
         "sudo" => command = std::env::var("SUDO_COMMAND").ok(),
         "su" | "su-l" if account.uid.is_root() => {
-            match duo::account::by_uid(duo::sys::real_uid()) {
+            match duo::user::account::by_uid(duo::sys::real_uid()) {
                 Some(a) => account = a,
                 None => {
                     ev.emit(Kind::Error, "Unknown calling user");
@@ -149,13 +149,13 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
         Gate::Required => {}
     }
-    let duo_user = duo::gecos::duo_username(&cfg, &account);
+    let duo_user = duo::user::gecos::duo_username(&cfg, &account);
     ev.duo_user = Some(duo_user.clone());
     let rhost = match pamh.get_item::<RHost>() {
         Ok(Some(h)) => Some(h.to_string_lossy().into_owned()),
         _ => None,
     };
-    let addr = duo::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
+    let addr = duo::user::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
     ev.client_addr.clone_from(&addr);
     let mut client = match login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref()) {
         Ok(c) => c,

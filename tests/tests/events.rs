@@ -32,7 +32,7 @@ const LIMIT: Duration = Duration::from_secs(30);
 const LOGIN_ADDR: &str = "203.0.113.9";
 const PAM_ADDR: &str = "198.51.100.7";
 
-/// Longest syslog message of an event (duo::events::MAX_MESSAGE).
+/// Longest syslog message of an event (duo::flow::events::MAX_MESSAGE).
 const MAX_MESSAGE: usize = 7680;
 
 /// syslog facility authpriv, as the number in `<PRI>`.

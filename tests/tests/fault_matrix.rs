@@ -31,7 +31,7 @@ use duo_tests::{BlackHole, Mock, SilentServer, IKEY, SKEY};
 
 /// `https_timeout` of most rows, in seconds.
 const T: u64 = 3;
-/// The `/auth` + `/auth_status` bound of one attempt (`duo::attempt::AUTH_STAGE_SECS`).
+/// The `/auth` + `/auth_status` bound of one attempt (`duo::flow::attempt::AUTH_STAGE_SECS`).
 const AUTH_STAGE: u64 = 75;
 /// Slack on every bound: process start, scheduling on a loaded 2-core machine.
 const SLACK: u64 = 2;
@@ -410,7 +410,7 @@ fn window_open(conf: &Path, fe: Frontend) -> bool {
     };
     let text = std::fs::read(conf).expect("read config");
     let cfg = duo::config::parse(&text, frontend, &mut |_, _| {}).expect("config parses");
-    duo::outage::status(&cfg).is_some()
+    duo::flow::outage::status(&cfg).is_some()
 }
 
 /// Check one run against its row; returns the problems found (empty: it passed).

@@ -218,7 +218,7 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
         p.push("no 'Duo outage window opened' line".into());
     }
     problems.extend(check("first login", &out, p));
-    let Some(st) = duo::outage::status(&cfg) else {
+    let Some(st) = duo::flow::outage::status(&cfg) else {
         problems.push("the window is not open after the first login".into());
         return problems;
     };
@@ -226,7 +226,7 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
     // The next ten: the verdict from memory, at once.
     let memory = format!(
         "Duo service unreachable since {} (outage window)",
-        duo::timefmt::rfc3339(st.since)
+        duo::api::timefmt::rfc3339(st.since)
     );
     for i in 0..10 {
         let out = login(fe, &conf, &[]);
@@ -246,7 +246,7 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
         p.push("no 'this login probes' line".into());
     }
     problems.extend(check("probe during the outage", &out, p));
-    let Some(st2) = duo::outage::status(&cfg) else {
+    let Some(st2) = duo::flow::outage::status(&cfg) else {
         problems.push("a failed probe closed the window".into());
         return problems;
     };
@@ -275,7 +275,7 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
         p.push("no probe / 'Duo outage window closed' lines".into());
     }
     problems.extend(check("probe after recovery", &out, p));
-    if let Some(s) = duo::outage::status(&cfg) {
+    if let Some(s) = duo::flow::outage::status(&cfg) {
         problems.push(format!("window still open after recovery: {s:?}"));
     }
     let before = mock.requests().len();
@@ -379,8 +379,8 @@ fn answers_and_local_failures_never_open_the_window() {
             if mock.requests().len() <= before {
                 p.push("the login did not reach the service".into());
             }
-            if duo::outage::status(&cfg).is_some()
-                || duo::outage::state_path(&cfg, duo::sys::Uid::ROOT).exists()
+            if duo::flow::outage::status(&cfg).is_some()
+                || duo::flow::outage::state_path(&cfg, duo::sys::Uid::ROOT).exists()
             {
                 p.push("a state file was written".into());
             }
@@ -411,7 +411,7 @@ fn answers_and_local_failures_never_open_the_window() {
     {
         p.push("not a local error".into());
     }
-    if duo::outage::status(&cfg).is_some() {
+    if duo::flow::outage::status(&cfg).is_some() {
         p.push("a local failure opened the window".into());
     }
     problems.extend(check("local failure", &out, p));
@@ -460,7 +460,7 @@ fn open_state(since: i64, last: i64, probe: i64) -> String {
 
 /// Write `text` as the state file of `cfg` for root, with `mode`, in a 0700 directory.
 fn plant(cfg: &duo::config::Config, text: &str, mode: u32) -> PathBuf {
-    let p = duo::outage::state_path(cfg, duo::sys::Uid::ROOT);
+    let p = duo::flow::outage::state_path(cfg, duo::sys::Uid::ROOT);
     let d = p.parent().expect("dir");
     std::fs::create_dir_all(d).expect("mkdir");
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).expect("chmod");
@@ -585,7 +585,7 @@ fn planted_state_is_ignored_unless_it_is_exactly_ours() {
         problems.extend(check(what, &out, p));
         // Undo for the next case.
         let _ = std::fs::remove_file(
-            duo::outage::state_path(&cfg, duo::sys::Uid::ROOT).with_extension("twin"),
+            duo::flow::outage::state_path(&cfg, duo::sys::Uid::ROOT).with_extension("twin"),
         );
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
@@ -647,10 +647,10 @@ fn fifty_concurrent_logins_share_one_state_file() {
     {
         problems.push(format!("closed window: a login took {:.2?}", o.elapsed));
     }
-    let text = std::fs::read_to_string(duo::outage::state_path(&cfg, duo::sys::Uid::ROOT))
+    let text = std::fs::read_to_string(duo::flow::outage::state_path(&cfg, duo::sys::Uid::ROOT))
         .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    if duo::outage::status(&cfg).is_none() || lines.len() != 4 {
+    if duo::flow::outage::status(&cfg).is_none() || lines.len() != 4 {
         problems.push(format!("state after 50 writers: {text:?}"));
     }
 
@@ -669,7 +669,7 @@ fn fifty_concurrent_logins_share_one_state_file() {
     if outs.iter().any(|o| o.allowed) {
         problems.push("open window: a login was allowed".into());
     }
-    match duo::outage::status(&cfg) {
+    match duo::flow::outage::status(&cfg) {
         Some(st) if st.since == now - 100 && st.last_failure >= now => {}
         other => problems.push(format!("state after the probe: {other:?}")),
     }
@@ -723,7 +723,7 @@ fn setuid_login_duo_keeps_its_state_as_the_privsep_user() {
         ),
     );
     let user = TempUser::create("duoos", "");
-    let privsep = duo::account::by_name("sshd").expect("privsep user sshd");
+    let privsep = duo::user::account::by_name("sshd").expect("privsep user sshd");
     let run = || {
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])

@@ -22,14 +22,14 @@ fn id_of(args: &[&str]) -> u32 {
 }
 
 /// Removes what a setuid `login_duo` creates in the host's /run before its auth child starts
-/// (its outage window directory, `duo::outage::prepare_for`) if it was not there before.
+/// (its outage window directory, `duo::flow::outage::prepare_for`) if it was not there before.
 struct RunGuard {
     made: Vec<PathBuf>,
 }
 
 impl RunGuard {
     fn new(privsep_uid: u32) -> RunGuard {
-        let base = PathBuf::from(duo::outage::DEFAULT_DIR);
+        let base = PathBuf::from(duo::flow::outage::DEFAULT_DIR);
         let sub = base.join(format!("uid-{privsep_uid}"));
         RunGuard {
             made: [sub, base].into_iter().filter(|p| !p.exists()).collect(),

@@ -360,7 +360,7 @@ mod events {
     /// Mean milliseconds of rendering one event with typical values, and of sending its
     /// journal datagram the way the product does, to a socket of this program.
     fn in_process() -> Result<(f64, f64), String> {
-        use duo::events::{Kind, Login};
+        use duo::flow::events::{Kind, Login};
         let text = format!(
             "[duo]\nikey = {}\nskey = {}\nhost = api-xxxxxxxx.duosecurity.com\nevents = json\n",
             duo_tests::IKEY,
@@ -372,7 +372,7 @@ mod events {
             &mut |_, _| {},
         )
         .map_err(|e| e.to_string())?;
-        let phases = duo::phases::Phases {
+        let phases = duo::api::phases::Phases {
             lookup: Duration::from_millis(3),
             connect: Duration::from_millis(20),
             tls: Duration::from_millis(40),
@@ -382,12 +382,12 @@ mod events {
             tls_version: Some("TLSv1.3"),
             ..Default::default()
         };
-        let ended = duo::login::Ended {
-            verdict: duo::login::Verdict::Success,
+        let ended = duo::flow::login::Ended {
+            verdict: duo::flow::login::Verdict::Success,
             reason: String::new(),
             attempts: 1,
             allowed: 3,
-            seen: duo::attempt::Seen {
+            seen: duo::flow::attempt::Seen {
                 factor: Some("push1".into()),
                 txid: Some("3a6b2c3d-1e2f-4a5b-8c9d-0e1f2a3b4c5d".into()),
             },
@@ -420,7 +420,7 @@ mod events {
         });
         let cpu0 = super::cpu_ms();
         for _ in 0..BUILDS {
-            // What duo::events does per event: a new unbound socket, non-blocking, one send.
+            // What duo::flow::events does per event: a new unbound socket, non-blocking, one send.
             // A full queue here (the reader is late) is retried, so every event is counted.
             let s = UnixDatagram::unbound().map_err(|e| e.to_string())?;
             s.set_nonblocking(true).map_err(|e| e.to_string())?;

@@ -27,10 +27,10 @@ use std::fmt::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::api::phases::Phases;
 use crate::config::{Config, Events, FailMode};
+use crate::flow::login::{Ended, Verdict};
 use crate::log::Priority;
-use crate::login::{Ended, Verdict};
-use crate::phases::Phases;
 
 /// Version of the field set.
 pub const VERSION: u64 = 1;
@@ -192,7 +192,7 @@ impl<'c> Login<'c> {
             ("version", num(VERSION)),
             (
                 "time",
-                Some(Val::Text(Cow::Owned(crate::timefmt::rfc3339_millis(
+                Some(Val::Text(Cow::Owned(crate::api::timefmt::rfc3339_millis(
                     since_epoch,
                 )))),
             ),
@@ -448,7 +448,7 @@ fn send(ev: &Rendered) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempt::Seen;
+    use crate::flow::attempt::Seen;
     use serde_json::Value;
 
     fn cfg() -> Config {

@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::client::{Client, Method};
+use crate::api::client::{Client, Method};
+use crate::api::deadline::Deadline;
+use crate::api::sign;
 use crate::config::{Config, FailMode};
-use crate::conv::Conversation;
-use crate::deadline::Deadline;
-use crate::outcome::{Outcome, Problem};
+use crate::flow::conv::Conversation;
+use crate::flow::outcome::{Outcome, Problem};
 use crate::sanitize::sanitize;
-use crate::sign;
 
 /// Bound of the ping+preauth stage when `https_timeout` is not set.
 pub const DEFAULT_STAGE_SECS: u64 = 30;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::deadline::Deadline;
-use crate::phases::Phases;
-use crate::proxy::{self, Proxy};
-pub use crate::response::{ReadError, Response};
+use crate::api::deadline::Deadline;
+use crate::api::phases::Phases;
+use crate::api::proxy::{self, Proxy};
+pub use crate::api::response::{ReadError, Response};
 use crate::sys;
 
 /// Bound of one TCP connect.
@@ -35,7 +35,7 @@ pub enum OpenError {
         /// The service could not be reached at the network level: the name did not resolve,
         /// the connect was refused or unanswered, the TLS handshake failed, silence, or a
         /// proxy that could not reach it (5xx). False when a proxy answered otherwise (e.g.
-        /// 407). Only this may open the outage window (`crate::outage`).
+        /// 407). Only this may open the outage window (`crate::flow::outage`).
         unreachable: bool,
     },
     /// This machine could not even try: descriptors, memory, threads, an internal error.
@@ -238,7 +238,7 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Send one request and read one response (`crate::response`). The whole exchange is
+    /// Send one request and read one response (`crate::api::response`). The whole exchange is
     /// bounded by `deadline`; each wait for response data also by `per_wait`, if given. Any
     /// error leaves the connection unusable.
     pub fn round_trip(
@@ -248,7 +248,7 @@ impl Conn {
         per_wait: Option<Duration>,
     ) -> Result<Response, ReadError> {
         self.send(request, deadline)?;
-        crate::response::read(&mut self.tls, &mut self.buf, deadline, per_wait)
+        crate::api::response::read(&mut self.tls, &mut self.buf, deadline, per_wait)
     }
 
     /// Queue the request in TLS and write it out, one socket write per slice of the budget.
@@ -275,7 +275,7 @@ impl Conn {
 /// socket read that waits at most `wait` (rustls' own `read` loops over socket reads until a
 /// whole record has arrived, which a server sending a byte at a time could stretch without
 /// bound).
-impl crate::response::Source for StreamOwned<ClientConnection, TcpStream> {
+impl crate::api::response::Source for StreamOwned<ClientConnection, TcpStream> {
     fn read_within(&mut self, buf: &mut [u8], wait: Duration) -> std::io::Result<usize> {
         match self.conn.reader().read(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -339,7 +339,7 @@ fn certificate_reason(c: &rustls::CertificateError) -> String {
         C::Expired => verify("the certificate has expired"),
         C::ExpiredContext { not_after, .. } => verify(&format!(
             "the certificate expired on {}",
-            crate::timefmt::rfc3339(i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX))
+            crate::api::timefmt::rfc3339(i64::try_from(not_after.as_secs()).unwrap_or(i64::MAX))
         )),
         C::NotValidYet | C::NotValidYetContext { .. } => verify("the certificate is not valid yet"),
         C::UnknownIssuer => verify("unknown certificate authority, or a self-signed certificate"),

@@ -3,13 +3,13 @@
 
 use zeroize::Zeroizing;
 
-pub use crate::attempt::Flags;
-use crate::attempt::{attempt, Context, Input, Seen};
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::config::Config;
-use crate::conv::Conversation;
+pub use crate::flow::attempt::Flags;
+use crate::flow::attempt::{attempt, Context, Input, Seen};
+use crate::flow::conv::Conversation;
+use crate::flow::outcome::Outcome;
 use crate::log::{log, outcome_line, Priority};
-use crate::outcome::Outcome;
 
 /// Who logs in, from where, and how.
 pub struct Request<'a> {
@@ -85,7 +85,7 @@ pub fn run(
 ) -> Ended {
     // Looked at before anything else, so that a verdict from the outage memory waits on
     // nothing (not even the host name lookup of the context).
-    let mut window = crate::outage::Window::open(cfg);
+    let mut window = crate::flow::outage::Window::open(cfg);
     let mut ctx = None;
     let command = req.command.filter(|_| cfg.pushinfo);
     let mut flags = req.flags;
@@ -116,8 +116,8 @@ pub fn run(
             None => {
                 let ctx = ctx.get_or_insert_with(|| Context {
                     cfg,
-                    hostname: crate::netaddr::fqdn(),
-                    local_ip: crate::netaddr::local_ip(),
+                    hostname: crate::user::netaddr::fqdn(),
+                    local_ip: crate::user::netaddr::local_ip(),
                 });
                 let o = attempt(client, ctx, &input, &mut env_factor, ui, &mut seen);
                 window.learn(&o, client);
@@ -153,14 +153,14 @@ pub fn run(
             Outcome::FailSafe(why) => {
                 log(Priority::Warning, &line("Failsafe Duo login", user, &why));
                 if cfg.failmode_notice {
-                    ui.notice(crate::conv::failmode_notice(false), false);
+                    ui.notice(crate::flow::conv::failmode_notice(false), false);
                 }
                 return ended(Verdict::FailSafe, why, n, seen);
             }
             Outcome::FailSecure(why) => {
                 log(Priority::Warning, &line("Failsecure Duo login", user, &why));
                 if cfg.failmode_notice {
-                    ui.notice(crate::conv::failmode_notice(true), true);
+                    ui.notice(crate::flow::conv::failmode_notice(true), true);
                 }
                 return ended(Verdict::FailSecure, why, n, seen);
             }
@@ -205,8 +205,8 @@ pub fn load_config(
     let mut diag = |p: Priority, m: &str| log(p, m);
     match crate::config::load_owned_by(path, frontend, owners, &mut diag) {
         Ok(cfg) => {
-            if crate::groups::all_negated(&cfg.groups) {
-                log(Priority::Warning, crate::groups::ALL_NEGATED_WARNING);
+            if crate::user::groups::all_negated(&cfg.groups) {
+                log(Priority::Warning, crate::user::groups::ALL_NEGATED_WARNING);
             }
             Some(cfg)
         }
@@ -271,11 +271,11 @@ pub enum Gate {
 }
 
 /// Apply the `groups` option to `account`. `shown` is the name in the bypass line.
-pub fn group_gate(cfg: &Config, account: &crate::account::Account, shown: &str) -> Gate {
+pub fn group_gate(cfg: &Config, account: &crate::user::account::Account, shown: &str) -> Gate {
     if cfg.groups.is_empty() {
         return Gate::Required;
     }
-    match crate::account::group_names(account) {
+    match crate::user::account::group_names(account) {
         Err(e) => {
             log(
                 Priority::Err,
@@ -287,7 +287,7 @@ pub fn group_gate(cfg: &Config, account: &crate::account::Account, shown: &str) 
             );
             Gate::Error
         }
-        Ok(names) if !crate::groups::matches(&cfg.groups, &names) => {
+        Ok(names) if !crate::user::groups::matches(&cfg.groups, &names) => {
             log(
                 Priority::Info,
                 &format!("User {shown} bypassed Duo 2FA due to user's UNIX group"),

@@ -18,9 +18,9 @@ pub enum Problem {
     Local(String),
 }
 
-impl From<crate::client::CallError> for Problem {
-    fn from(e: crate::client::CallError) -> Problem {
-        use crate::client::CallError;
+impl From<crate::api::client::CallError> for Problem {
+    fn from(e: crate::api::client::CallError) -> Problem {
+        use crate::api::client::CallError;
         match e {
             CallError::Connect { .. } | CallError::Unauthorized | CallError::Server(_) => {
                 Problem::Service(e.to_string())
@@ -66,7 +66,7 @@ impl Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::CallError;
+    use crate::api::client::CallError;
 
     #[test]
     fn call_errors_keep_their_origin() {

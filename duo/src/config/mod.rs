@@ -2,6 +2,8 @@
 //!
 //! Every problem found here denies the login, whatever `failmode` says (§0a D1).
 
+pub mod ini;
+
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -27,7 +29,7 @@ pub enum FailMode {
     Secure,
 }
 
-/// Whether each login also writes a structured auth event (`events`, see [`crate::events`]).
+/// Whether each login also writes a structured auth event (`events`, see [`crate::flow::events`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Events {
     /// No event: the log lines are exactly those of the C version (the default).
@@ -84,7 +86,7 @@ pub struct Config {
     /// Structured auth events.
     pub events: Events,
     /// Seconds the outage window stays open after the service was last found unreachable;
-    /// 0 (the default) turns the window off (`crate::outage`).
+    /// 0 (the default) turns the window off (`crate::flow::outage`).
     pub outage_window: u32,
     /// Seconds between probe logins while the outage window is open.
     pub outage_probe_interval: u32,
@@ -117,7 +119,7 @@ impl Default for Config {
             gecos_delim: b',',
             events: Events::Off,
             outage_window: 0,
-            outage_probe_interval: crate::outage::DEFAULT_PROBE_INTERVAL,
+            outage_probe_interval: crate::flow::outage::DEFAULT_PROBE_INTERVAL,
             outage_state_dir: None,
         }
     }
@@ -279,7 +281,7 @@ pub fn load_owned_by(
 pub fn parse(text: &[u8], frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
     let mut cfg = Config::default();
     let mut bad: Option<(String, Option<String>)> = None;
-    let r = crate::ini::parse(text, &mut |name, value, _line| match apply(
+    let r = crate::config::ini::parse(text, &mut |name, value, _line| match apply(
         &mut cfg, frontend, name, value, diag,
     ) {
         Ok(()) => true,
@@ -368,7 +370,7 @@ fn apply(
             return Err(Some("http_proxy is empty; remove the line or name a proxy".into()))
         }
         "http_proxy" => cfg.http_proxy = Some(secret(v)),
-        "groups" | "group" => crate::groups::tokenize(v, &mut cfg.groups).map_err(Some)?,
+        "groups" | "group" => crate::user::groups::tokenize(v, &mut cfg.groups).map_err(Some)?,
         "failmode" => {
             cfg.failmode = match v {
                 "safe" => FailMode::Safe,
@@ -420,12 +422,12 @@ fn apply(
             cfg.gecos_delim = b[0];
         }
         "outage_window" => {
-            cfg.outage_window = seconds(name, v, 0, crate::outage::MAX_WINDOW)?;
+            cfg.outage_window = seconds(name, v, 0, crate::flow::outage::MAX_WINDOW)?;
         }
         "outage_probe_interval" => {
-            cfg.outage_probe_interval = seconds(name, v, 1, crate::outage::MAX_PROBE_INTERVAL)?;
+            cfg.outage_probe_interval = seconds(name, v, 1, crate::flow::outage::MAX_PROBE_INTERVAL)?;
         }
-        "outage_state_dir" => cfg.outage_state_dir = Some(crate::outage::check_dir_name(v)?),
+        "outage_state_dir" => cfg.outage_state_dir = Some(crate::flow::outage::check_dir_name(v)?),
         "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
         "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
         _ => return Err(None),
@@ -788,8 +790,8 @@ mod tests {
 
     #[test]
     fn shipped_samples_parse_and_deny_until_keys_are_set() {
-        let pam = include_bytes!("../../conf/pam_duo.conf");
-        let login = include_bytes!("../../conf/login_duo.conf");
+        let pam = include_bytes!("../../../conf/pam_duo.conf");
+        let login = include_bytes!("../../../conf/login_duo.conf");
         assert!(matches!(
             parse(pam, Frontend::Pam, &mut |_, _| {}),
             Err(ConfigError::Missing)

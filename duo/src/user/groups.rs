@@ -1,6 +1,6 @@
 //! The `groups` option: tokenising and matching (docs/BEHAVIOUR.md §3.4).
 
-use crate::pattern::match_pattern;
+use crate::user::pattern::match_pattern;
 
 /// Most group tokens a configuration may hold; the 256th is an error.
 pub const MAX_GROUPS: usize = 255;

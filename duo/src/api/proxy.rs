@@ -55,7 +55,7 @@ pub fn connect_request(
     if let Some(c) = &proxy.credentials {
         r.push_str(&format!(
             "Proxy-Authorization: Basic {}\r\n",
-            crate::sign::base64(c.as_bytes())
+            crate::api::sign::base64(c.as_bytes())
         ));
     }
     r.push_str("\r\n");

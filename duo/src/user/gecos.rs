@@ -1,8 +1,8 @@
 //! The GECOS-derived Duo username (docs/BEHAVIOUR.md §3.6).
 
-use crate::account::Account;
 use crate::config::Config;
 use crate::log::{log, Priority};
+use crate::user::account::Account;
 
 /// What the GECOS rules decided, before logging.
 #[derive(Debug, PartialEq, Eq)]

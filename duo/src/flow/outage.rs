@@ -50,10 +50,10 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::config::{Config, FailMode};
+use crate::flow::outcome::Outcome;
 use crate::log::{log, Priority};
-use crate::outcome::Outcome;
 use crate::sys::{chmod_at, mkdir_at, open_at, strerror, Gid, Uid};
 
 /// The state directory when `outage_state_dir` is not set.
@@ -215,7 +215,7 @@ impl Window {
                 Priority::Info,
                 &format!(
                     "Duo outage window open since {}: this login probes {}",
-                    crate::timefmt::rfc3339(since),
+                    crate::api::timefmt::rfc3339(since),
                     on.host
                 ),
             );
@@ -233,7 +233,7 @@ impl Window {
         on.check = Check::Network;
         let why = format!(
             "Duo service unreachable since {} (outage window)",
-            crate::timefmt::rfc3339(since)
+            crate::api::timefmt::rfc3339(since)
         );
         Some(match on.failmode {
             FailMode::Safe => Outcome::FailSafe(why),
@@ -372,7 +372,7 @@ impl On {
                 &format!(
                     "Duo outage window closed: {} answers again (unreachable since {})",
                     self.host,
-                    crate::timefmt::rfc3339(o.since)
+                    crate::api::timefmt::rfc3339(o.since)
                 ),
             );
         }

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rustls::ClientConfig;
 use zeroize::Zeroizing;
 
+use crate::api::deadline::Deadline;
+use crate::api::http::{Conn, OpenError, Response, Target};
+use crate::api::phases::Phases;
+use crate::api::proxy::Proxy;
 use crate::config::Config;
-use crate::conv::Conversation;
-use crate::deadline::Deadline;
-use crate::http::{Conn, OpenError, Response, Target};
-use crate::phases::Phases;
-use crate::proxy::Proxy;
+use crate::flow::conv::Conversation;
 
 /// HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum CallError {
         text: String,
         /// The service could not be reached at the network level (name lookup, connect, TLS
         /// handshake, silence), as opposed to a connection closed mid-reply, a malformed reply
-        /// or a proxy's refusal. Only this may open the outage window (`crate::outage`).
+        /// or a proxy's refusal. Only this may open the outage window (`crate::flow::outage`).
         unreachable: bool,
     },
     /// HTTP 401: wrong ikey or skey, or a bad signature.
@@ -87,7 +87,7 @@ const ATTEMPTS: u32 = 3;
 const MAX_429_RETRIES: u32 = 7;
 /// Longest 429 wait honoured, in seconds.
 const MAX_429_WAIT: u64 = 32;
-/// The reason text of a wait for the service that ran out (`crate::http`).
+/// The reason text of a wait for the service that ran out (`crate::api::http`).
 const TIMED_OUT: &str = "Connection timed out";
 
 impl Client {
@@ -96,7 +96,7 @@ impl Client {
     /// `login_duo` (User-Agent). An error here is a hard denial ("Couldn't open Duo API
     /// handle"); the string says why, for a debug line.
     pub fn open(cfg: &Config, program: &str) -> Result<Client, String> {
-        let tls = crate::tls::client_config(cfg)?;
+        let tls = crate::api::tls::client_config(cfg)?;
         let (host, port) = match cfg.host.split_once(':') {
             Some((h, p)) => (
                 h,
@@ -108,7 +108,7 @@ impl Client {
         let proxy = cfg
             .http_proxy
             .as_deref()
-            .map(|p| crate::proxy::parse(p))
+            .map(|p| crate::api::proxy::parse(p))
             .transpose()?;
         Ok(Client {
             tls,
@@ -137,7 +137,7 @@ impl Client {
     }
 
     /// Whether any HTTP response (of any status) came back from the service through this
-    /// handle: evidence that the service is reachable (`crate::outage`).
+    /// handle: evidence that the service is reachable (`crate::flow::outage`).
     pub fn answered(&self) -> bool {
         self.answered
     }
@@ -188,7 +188,7 @@ impl Client {
         per_wait: Option<Duration>,
         ui: &mut dyn Conversation,
     ) -> Result<Zeroizing<Vec<u8>>, CallError> {
-        let qs = crate::sign::canonical_params(params);
+        let qs = crate::api::sign::canonical_params(params);
         let mut backoff: u64 = 1;
         let mut retries = 0;
         self.unreachable = false;
@@ -245,13 +245,13 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let date = crate::timefmt::rfc2822(now.saturating_add(self.offset));
+        let date = crate::api::timefmt::rfc2822(now.saturating_add(self.offset));
         let m = match method {
             Method::Get => "GET",
             Method::Post => "POST",
         };
-        let sig = crate::sign::signature(&self.skey, &date, m, &self.host, path, qs);
-        let auth = crate::sign::authorization(&self.ikey, &sig);
+        let sig = crate::api::sign::signature(&self.skey, &date, m, &self.host, path, qs);
+        let auth = crate::api::sign::authorization(&self.ikey, &sig);
         let mut r = Zeroizing::new(Vec::with_capacity(512 + 2 * qs.len()));
         // Writing into a Vec cannot fail.
         let _ = match method {
@@ -348,7 +348,7 @@ impl Client {
                     self.conn = None;
                     // Silence after connecting is unreachability; a closed connection or a
                     // malformed reply is not.
-                    unreachable = matches!(reason, crate::response::ReadError::TimedOut);
+                    unreachable = matches!(reason, crate::api::response::ReadError::TimedOut);
                     last = reason.to_string();
                 }
             }
@@ -375,7 +375,7 @@ fn retry_after(resp: &Response) -> Option<u64> {
         }
         return Some(digits.parse::<u64>().unwrap_or(u64::MAX));
     }
-    let at = crate::timefmt::parse_http_date(v)?;
+    let at = crate::api::timefmt::parse_http_date(v)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -1,6 +1,6 @@
 //! Where the time of a login went: a small record that the connection set-up
-//! ([`crate::http::Conn::open`]) and the API calls ([`crate::client::Client::call`]) fill in,
-//! and that the auth event reports ([`crate::events`]).
+//! ([`crate::api::http::Conn::open`]) and the API calls ([`crate::api::client::Client::call`]) fill in,
+//! and that the auth event reports ([`crate::flow::events`]).
 //!
 //! The phases are disjoint: name lookup, TCP connect (with the proxy's CONNECT) and the TLS
 //! handshake are counted where they happen; the time of an API call is counted without the

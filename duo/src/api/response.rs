@@ -43,7 +43,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use crate::deadline::Deadline;
+use crate::api::deadline::Deadline;
 
 /// Largest response body accepted, in every framing.
 pub const MAX_BODY: usize = 1 << 20;
