@@ -24,7 +24,7 @@ help:
 	@echo "make demo            a login_duo login against the bundled mock Duo service (no root, no network)"
 	@echo "make deps            install the Debian packages the tests need, if any is missing (root)"
 	@echo "make check           every test: deps, lint, unit and end-to-end tests, fuzz smoke, package tests (root)"
-	@echo "make test            unit and end-to-end tests (end-to-end tests skip unless run as root)"
+	@echo "make test            unit and end-to-end tests (as a user, the root-only ones are listed as ignored)"
 	@echo "make unit            unit tests only (no root needed)"
 	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
 	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm; glibc 2.17 floor (root)"
@@ -62,6 +62,8 @@ deps:
 
 NOT_ROOT := make check must run as root (its tests create users, PAM services and setuid files, and install a package): run 'sudo make check', or 'make unit' for the unit tests alone
 
+# The root-only end-to-end tests are marked #[ignore = "needs root"] and run here with
+# --include-ignored; the `installed_*` ones need the package and run in packaging-test.
 # Every test: formatting, lints, unit tests, end-to-end tests (real libpam, sudo, sshd,
 # setuid login_duo against the mock service), a smoke run of every fuzz target, then the
 # package tests.
@@ -70,18 +72,18 @@ check:
 	bash tests/deps.sh
 	$(MAKE) lint
 	$(MAKE) build
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace --no-fail-fast -- --include-ignored --skip installed_
 	$(MAKE) fuzz-smoke
 	$(MAKE) packaging-test
 
 test: build
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace --no-fail-fast -- $(if $(filter 0,$(shell id -u)),--include-ignored --skip installed_)
 
 unit:
 	$(CARGO) test --workspace --lib --bins --no-fail-fast
 
 e2e: build
-	$(CARGO) test -p duo-tests --test '*' --no-fail-fast
+	$(CARGO) test -p duo-tests --test '*' --no-fail-fast -- --include-ignored --skip installed_
 
 # Every fuzz target (fuzz/, cargo-fuzz + libFuzzer) for FUZZ_SECONDS each, growing the
 # uncommitted corpus in fuzz/corpus/; fails on any crash or broken property.

@@ -12,10 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The line a root-only test prints when it is skipped.
-pub const SKIP_LINE: &str =
-    "skipped (needs root): run 'make check' as root to run the end-to-end tests";
-
 /// The effective uid of this process, read from `/proc/self/status` (no libc
 /// call needed). `None` when that file cannot be read or parsed.
 pub fn effective_uid() -> Option<u32> {
@@ -25,24 +21,17 @@ pub fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// The guard at the top of every end-to-end test that needs root (they create users, PAM
-/// services and setuid files, or bind mounts in a private namespace). Returns true when the
-/// test may go on. Otherwise it writes one line, `<test name>: skipped (needs root): run
-/// 'make check' as root ...`, straight to stderr (so that cargo's output capture does not hide
-/// it) and returns false; the test then returns at once, before it touches anything.
-pub fn need_root() -> bool {
-    if effective_uid() == Some(0) {
-        return true;
-    }
-    use std::io::Write;
-    let name = std::thread::current()
-        .name()
-        .unwrap_or("end-to-end test")
-        .to_string();
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{name}: {SKIP_LINE}");
-    let _ = err.flush();
-    false
+/// The first line of every end-to-end test that needs root (they create users, PAM services
+/// and setuid files, or bind mounts in a private namespace). Such a test is also marked
+/// `#[ignore = "needs root"]`, so that `cargo test` as an ordinary user lists it as ignored
+/// instead of reporting a pass; `make check` runs them as root with `--include-ignored`. Run
+/// that way without root, the test fails here with one clear line before it touches anything.
+pub fn require_root() {
+    assert_eq!(
+        effective_uid(),
+        Some(0),
+        "this end-to-end test needs root: run 'make check' (or cargo test -- --include-ignored) as root"
+    );
 }
 
 /// The integration key of every test config; the mock accepts only this one.

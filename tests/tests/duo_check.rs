@@ -172,10 +172,9 @@ fn root_arg(t: &Tree) -> String {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn healthy_host_is_all_ok_and_json_names_every_check() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let conf = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "");
@@ -272,10 +271,9 @@ fn healthy_host_is_all_ok_and_json_names_every_check() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn wrong_skey_is_a_credentials_error_and_never_printed() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let wrong = "WRONGskeyMARKERwrongSKEYmarker0123456789";
@@ -317,10 +315,9 @@ fn wrong_skey_is_a_credentials_error_and_never_printed() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_clock_ten_minutes_off_is_a_clock_error() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&["--clock-offset", "600"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -347,10 +344,9 @@ fn a_clock_ten_minutes_off_is_a_clock_error() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn an_expired_certificate_names_its_date() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&["--cert", "expired"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -374,10 +370,9 @@ fn an_expired_certificate_names_its_date() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_certificate_expiring_within_30_days_is_a_warning() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&["--cert", "expiring"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -402,10 +397,9 @@ fn a_certificate_expiring_within_30_days_is_a_warning() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_certificate_from_an_unknown_ca_names_the_issuer_and_expiry() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&["--cert", "self-signed"]);
     let tree = healthy_tree();
     let c = conf_for(&m.dir, &format!("127.0.0.1:{}", m.port), Some(&m.ca), "")
@@ -436,10 +430,9 @@ fn a_certificate_from_an_unknown_ca_names_the_issuer_and_expiry() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_refused_port_is_a_network_error_at_once() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-refused");
     let port = closed_port();
@@ -461,10 +454,9 @@ fn a_refused_port_is_a_network_error_at_once() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_silent_server_is_a_network_error_within_the_bound() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let tree = healthy_tree();
     // TCP accepted, not one byte back.
     let silent = SilentServer::start();
@@ -563,10 +555,9 @@ impl Drop for Proxy407 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_proxy_answering_407_is_a_network_error_with_its_fix() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let tree = healthy_tree();
     let proxy = Proxy407::start();
@@ -621,10 +612,9 @@ fn sshd_stack(j: &Value) -> Vec<(String, String, String, String)> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pam_stacks_missing_after_sufficient_optional_and_correct() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let module = ("usr/lib/x86_64-linux-gnu/security/pam_duo.so", "");
     // Missing, while sshd runs PAM keyboard-interactive.
     let t = Tree::new(&[
@@ -740,10 +730,9 @@ fn pam_stacks_missing_after_sufficient_optional_and_correct() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sshd_without_keyboard_interactive_is_an_error() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let t = Tree::new(&[
         (
             "etc/pam.d/sshd",
@@ -786,10 +775,9 @@ fn sshd_without_keyboard_interactive_is_an_error() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn login_duo_without_setuid_and_its_config_owner() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let t = Tree::new(&[
         ("etc/pam.d/sshd", "@include common-auth\n"),
         ("etc/pam.d/common-auth", COMMON_AUTH),
@@ -876,10 +864,9 @@ fn uid_of(name: &str) -> u32 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn config_problems_are_listed_with_their_lines() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-conf");
     let p = dir.join("pam_duo.conf");
@@ -921,10 +908,9 @@ fn config_problems_are_listed_with_their_lines() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn colour_only_on_a_terminal() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let tree = healthy_tree();
     let dir = temp_dir("duo-check-colour");
     let c = conf_for(&dir, &format!("127.0.0.1:{}", closed_port()), None, "")
@@ -949,10 +935,9 @@ fn colour_only_on_a_terminal() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn usage_errors_exit_2() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let c = duo_check(&["--frobnicate"], false);
     assert_eq!(c.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&c.stderr).contains("usage: duo-check"));
@@ -969,9 +954,7 @@ fn usage_errors_exit_2() {
 #[test]
 #[ignore = "needs the installed package; run by tests/packaging/test-packages.sh"]
 fn installed_duo_check() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let bin = Path::new("/usr/sbin/duo-check");
     let run = |args: &[&str]| {
         let mut cmd = Command::new(bin);
@@ -1023,10 +1006,9 @@ fn installed_duo_check() {
 /// The outage window (issue: outage memory): duo-check says whether it is off, closed or open,
 /// reading the state that a login left, and creates nothing.
 #[test]
+#[ignore = "needs root"]
 fn the_outage_window_is_shown() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("check-outage");
     let state = dir.join("state");
     std::fs::create_dir(&state).expect("mkdir state");

@@ -376,10 +376,9 @@ fn check_row(r: &Row, run: &Run, frontend: &str, os_user: &str, port: u16) -> Ve
 /// Every verdict of the fault table (docs/BEHAVIOUR.md §8) through both frontends: the event parses, has
 /// the right result, reason and users, and its phases add up to at most the total.
 #[test]
+#[ignore = "needs root"]
 fn an_event_for_every_verdict_through_both_frontends() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-verdicts");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -579,10 +578,9 @@ fn journal_fields(mut b: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// With a journal, the event goes there as native fields and not to syslog; without one, or
 /// when its queue is full, it goes to syslog, and the login does not wait.
 #[test]
+#[ignore = "needs root"]
 fn journal_fields_and_the_syslog_fallback() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-journal");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -750,10 +748,9 @@ fn journal_fields_and_the_syslog_fallback() {
 /// server (a status message with quotes, backslashes, newlines, controls) never make invalid
 /// JSON, a second record or a forged line; an over-long value is cut, never the record.
 #[test]
+#[ignore = "needs root"]
 fn hostile_values_never_break_the_record() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-hostile");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -850,10 +847,9 @@ fn hostile_values_never_break_the_record() {
 /// No secret reaches any output: not the secret key, the Authorization header, nor a
 /// passcode (here from DUO_PASSCODE; the factor is reported as `passcode`).
 #[test]
+#[ignore = "needs root"]
 fn no_secret_in_any_output() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-secret");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -902,10 +898,9 @@ fn no_secret_in_any_output() {
 
 /// `events` takes `off` or `json`; anything else is a config error that denies.
 #[test]
+#[ignore = "needs root"]
 fn a_bad_events_value_denies() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-bad");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -945,10 +940,9 @@ fn a_bad_events_value_denies() {
 /// existed, on stderr and in syslog; with `events = json` the same lines come, plus the event
 /// last.
 #[test]
+#[ignore = "needs root"]
 fn without_events_the_log_is_unchanged() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("ev-same");
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");

@@ -839,10 +839,9 @@ fn setup(dir: &Path) -> Setup {
 
 /// The whole matrix, run on a pool of workers; every failure is collected, then reported.
 #[test]
+#[ignore = "needs root"]
 fn fault_matrix_both_frontends_both_failmodes() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("faults");
     let s = setup(&dir);
     let rows = rows(&s);

@@ -1030,18 +1030,16 @@ fn environment_changes_nothing(front: Front) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn su_environment_changes_nothing() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     environment_changes_nothing(Front::Su);
 }
 
 #[test]
+#[ignore = "needs root"]
 fn login_duo_environment_changes_nothing() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     environment_changes_nothing(Front::Login);
 }
 
@@ -1126,18 +1124,16 @@ fn resource_limits_deny(front: Front) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn su_resource_limits_deny() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     resource_limits_deny(Front::Su);
 }
 
 #[test]
+#[ignore = "needs root"]
 fn login_duo_resource_limits_deny() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     resource_limits_deny(Front::Login);
 }
 
@@ -1409,18 +1405,16 @@ fn stopped_rows(front: Front) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn su_stopped_gets_the_server_verdict() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     stopped_rows(Front::Su);
 }
 
 #[test]
+#[ignore = "needs root"]
 fn login_duo_stopped_gets_the_server_verdict() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     stopped_rows(Front::Login);
 }
 
@@ -1465,10 +1459,9 @@ fn check_forging(rep: &mut Report, row: &str, o: &Outcome, must_show: bool) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn logs_cannot_be_forged() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let sb = Sandbox::new("hostile-log");
     let deny = mock_deny();
     let mut rep = Report::default();
@@ -1689,10 +1682,9 @@ fn expect_clean_exit(rep: &mut Report, row: &str, o: &Outcome) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn bytes_stay_bytes() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let sb = Sandbox::new("hostile-bytes");
     let deny = mock_deny();
     let allow = mock_allow();
@@ -1791,10 +1783,9 @@ fn bytes_stay_bytes() {
 // Ownership
 
 #[test]
+#[ignore = "needs root"]
 fn ownership_is_trust() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let sb = Sandbox::new("hostile-owner");
     let allow = mock_allow();
     let mut rep = Report::default();

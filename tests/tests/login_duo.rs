@@ -68,10 +68,9 @@ struct Row {
 
 /// Every row of the docs/BEHAVIOUR.md §8 table that the mock can produce, with both failmodes.
 #[test]
+#[ignore = "needs root"]
 fn failmode_matrix() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let rows = [
         Row { user: "alice", allowed: (true, true), log: ("[6] Successful Duo login for 'alice'", "[6] Successful Duo login for 'alice'") },
@@ -160,10 +159,9 @@ fn failmode_matrix() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn refused_port_is_a_failmode_verdict() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("refused");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -186,10 +184,9 @@ fn refused_port_is_a_failmode_verdict() {
 
 /// §0a D4: a server that accepts and never answers gives the verdict within https_timeout + 2 s.
 #[test]
+#[ignore = "needs root"]
 fn silent_server_is_bounded_by_https_timeout() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("silent");
     let silent = duo_tests::SilentServer::start();
     let port = silent.port;
@@ -216,10 +213,9 @@ fn silent_server_is_bounded_by_https_timeout() {
 
 /// §0a D4 again, past TLS: preauth read and never answered.
 #[test]
+#[ignore = "needs root"]
 fn silent_preauth_after_tls_is_bounded() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     for (mode, ok) in [("safe", true), ("secure", false)] {
         let c = conf(
@@ -243,10 +239,9 @@ fn silent_preauth_after_tls_is_bounded() {
 
 /// §0a D1: every config problem denies, even with failmode = safe.
 #[test]
+#[ignore = "needs root"]
 fn config_problems_deny_even_when_failsafe() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let base = format!(
         "[duo]\nfailmode = safe\nikey = {IKEY}\nskey = {SKEY}\nhost = 127.0.0.1:{}\ncafile = {}\n",
@@ -338,10 +333,9 @@ fn config_problems_deny_even_when_failsafe() {
 
 /// DUO-PSA-2017-002: proxy settings in the environment change nothing.
 #[test]
+#[ignore = "needs root"]
 fn proxy_environment_is_ignored() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "env.conf", "failmode = safe");
     let env = [
@@ -362,10 +356,9 @@ fn proxy_environment_is_ignored() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn version_and_usage() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let (out, _) = run_with_limit(
         {
             let mut c = Command::new(duo_tests::built("login_duo"));
@@ -413,10 +406,9 @@ const T: Duration = Duration::from_secs(15);
 const MENU_END: &str = "Passcode or option (1-4): ";
 
 #[test]
+#[ignore = "needs root"]
 fn menu_push_approval() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "menu.conf", "");
     let mut p = interactive(&c, "alice", "echo RAN-menu-push", &[]);
@@ -443,10 +435,9 @@ fn menu_push_approval() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn wrong_then_right_passcode() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "passcode.conf", "");
     let mut p = interactive(&c, "alice", "echo RAN-passcode", &[]);
@@ -461,10 +452,9 @@ fn wrong_then_right_passcode() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn prompts_exhausted_denies() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "exhaust.conf", "prompts = 2");
     let mut p = interactive(&c, "alice", "echo RAN-exhaust", &[]);
@@ -484,10 +474,9 @@ fn prompts_exhausted_denies() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn ssh_original_command_is_headless() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "headless.conf", "");
     let mut cmd = Command::new(duo_tests::built("login_duo"));
@@ -511,10 +500,9 @@ fn ssh_original_command_is_headless() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn autopush_falls_back_to_the_menu() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "autopush.conf", "autopush = yes");
     let mut p = interactive(&c, "pushdeny", "echo RAN-autopush", &[]);
@@ -528,10 +516,9 @@ fn autopush_falls_back_to_the_menu() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn duo_passcode_from_environment_is_used_and_removed() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "env-factor.conf", "accept_env_factor = yes");
     let mut p = interactive(
@@ -552,10 +539,9 @@ fn duo_passcode_from_environment_is_used_and_removed() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn verified_push_forwards_the_txid() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "verified.conf", "verified_push = yes");
     let mut p = interactive(&c, "alice", "echo RAN-verified", &[]);
@@ -575,10 +561,9 @@ fn verified_push_forwards_the_txid() {
 
 /// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one.
 #[test]
+#[ignore = "needs root"]
 fn motd_only_for_interactive_sessions() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let motd = Path::new("/etc/motd");
     let saved = std::fs::read(motd).ok();
     let marker = "DUO-TEST-MOTD-LINE";
@@ -620,10 +605,9 @@ fn motd_only_for_interactive_sessions() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sanitises_control_characters_from_the_server() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "evil.conf", "");
     let mut p = interactive(&c, "evil-msg", "echo RAN-evil", &[]);
@@ -645,10 +629,9 @@ fn sanitises_control_characters_from_the_server() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sigpipe_is_default_in_the_command() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "sigpipe.conf", "");
     let (out, _) = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
@@ -667,10 +650,9 @@ fn sigpipe_is_default_in_the_command() {
 
 /// docs/BEHAVIOUR.md §1.10: 429 with Retry-After is waited out and retried; one that never ends aborts.
 #[test]
+#[ignore = "needs root"]
 fn rate_limiting_is_obeyed_and_bounded() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "429.conf", "failmode = safe\nhttps_timeout = 20");
     for user in ["retry-after-1", "rate-limited"] {
@@ -708,10 +690,9 @@ fn rate_limiting_is_obeyed_and_bounded() {
 
 /// docs/BEHAVIOUR.md §1.7: one TLS connection carries ping, preauth and auth of a login.
 #[test]
+#[ignore = "needs root"]
 fn one_connection_per_login() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "keepalive.conf", "");
     let (out, _) = login(&c, "alice", "RAN-keepalive", &[]);
@@ -782,10 +763,9 @@ fn start_proxy(
 /// docs/BEHAVIOUR.md §2.4: `http_proxy` from the config tunnels with CONNECT; SNI and the signature stay the
 /// API host's; a 407 is a failmode event with the proxy's status line.
 #[test]
+#[ignore = "needs root"]
 fn http_proxy_from_config() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let (port, seen) = start_proxy(m.port, None);
     let c = conf(
@@ -830,10 +810,9 @@ fn http_proxy_from_config() {
 /// The transport rows of docs/BEHAVIOUR.md §8: untrusted certificate, wrong name, unresolvable host and an
 /// unknown preauth result are failmode verdicts; an empty username is a local error.
 #[test]
+#[ignore = "needs root"]
 fn transport_failures_follow_failmode() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&["--listen", "0.0.0.0:0"]);
     let base = format!("[duo]\nikey = {IKEY}\nskey = {SKEY}\nhttps_timeout = 5\n");
     let rows: Vec<(&str, String, &str)> = vec![
@@ -914,10 +893,9 @@ fn transport_failures_follow_failmode() {
 
 /// docs/BEHAVIOUR.md §3.4: a user outside every configured group bypasses Duo; a member needs it.
 #[test]
+#[ignore = "needs root"]
 fn group_filter() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "groups-out.conf", "groups = duo-test-nosuchgroup-*");
     let (out, _) = login(&c, "alice", "RAN-bypass", &[]);

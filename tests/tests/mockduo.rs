@@ -82,10 +82,9 @@ fn login(conf: &Path) -> bool {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_fixed_port_and_a_ca_that_survives_a_restart() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("mock-restart");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -297,10 +297,9 @@ fn recovery(fe: Fe, mode: &str) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn black_hole_memory_probes_and_recovery_both_frontends_both_failmodes() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let problems: Vec<String> = std::thread::scope(|s| {
         let runs: Vec<_> = [Fe::Login, Fe::Pam]
             .into_iter()
@@ -315,10 +314,9 @@ fn black_hole_memory_probes_and_recovery_both_frontends_both_failmodes() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn answers_and_local_failures_never_open_the_window() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("outage-answers");
     let mock = Mock::start(&[]);
     let hole = BlackHole::start().unwrap_or_else(|why| panic!("black hole: {why}"));
@@ -471,10 +469,9 @@ fn plant(cfg: &duo::config::Config, text: &str, mode: u32) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn planted_state_is_ignored_unless_it_is_exactly_ours() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("outage-planted");
     let mock = Mock::start(&[]);
     let state = state_dir(&dir, "state");
@@ -600,10 +597,9 @@ fn planted_state_is_ignored_unless_it_is_exactly_ours() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn fifty_concurrent_logins_share_one_state_file() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("outage-fifty");
     let hole = BlackHole::start().unwrap_or_else(|why| panic!("black hole: {why}"));
     let mock = Mock::start(&[]);
@@ -696,10 +692,9 @@ exec "$@"
 "#;
 
 #[test]
+#[ignore = "needs root"]
 fn setuid_login_duo_keeps_its_state_as_the_privsep_user() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("outage-setuid");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::create_dir_all(dir.join("run")).expect("mkdir run");

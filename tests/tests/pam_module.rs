@@ -69,10 +69,9 @@ impl Setup {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn menu_push_success_and_the_conversation() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     let svc = s.service("duo-menu", "", "");
     let (code, out, err) = s.run(
@@ -107,10 +106,9 @@ fn menu_push_success_and_the_conversation() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn outcomes_map_to_pam_codes() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     let users: Vec<TempUser> = [
         "pushdeny",
@@ -179,10 +177,9 @@ fn outcomes_map_to_pam_codes() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn refused_port_follows_failmode() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -215,10 +212,9 @@ fn refused_port_follows_failmode() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn local_problems_deny() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     // Config readable by others, with failmode = safe: denied (§0a D1).
     let svc = s.service("duo-perm", "failmode = safe", "");
@@ -249,10 +245,9 @@ fn local_problems_deny() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn prompts_exhausted_is_maxtries() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     let svc = s.service("duo-exhaust", "", "");
     let answers = [
@@ -265,10 +260,9 @@ fn prompts_exhausted_is_maxtries() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn service_specific_behaviour() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     // sshd: synchronous /auth.
     let svc = s.service("sshd", "autopush = yes", "");
@@ -314,10 +308,9 @@ fn service_specific_behaviour() {
 /// 1,000 pam_start/pam_authenticate/pam_end cycles in one process: no growth in file
 /// descriptors or threads, bounded RSS.
 #[test]
+#[ignore = "needs root"]
 fn endurance_1000_cycles() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     let user = TempUser::create("duoe", "preauth-allow");
     let svc = s.service("duo-endurance", "send_gecos = yes", "");
@@ -378,10 +371,9 @@ fn endurance_1000_cycles() {
 
 /// Every docs/BEHAVIOUR.md §8 row the mock can produce, through libpam, with both failmodes.
 #[test]
+#[ignore = "needs root"]
 fn failmode_rows_both_modes() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let s = Setup::new();
     // (scenario, code with safe, code with secure, log text)
     let rows: &[(&str, i32, i32, &str)] = &[

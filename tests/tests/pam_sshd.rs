@@ -139,10 +139,9 @@ fn ssh_with(key: Option<&Path>, user: &str, port: u16, marker: &str) -> PtyChild
 }
 
 #[test]
+#[ignore = "needs root"]
 fn sshd_keyboard_interactive_with_duo() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let dir = duo_tests::temp_dir("sshd");
     let conf = duo_tests::mock_conf(
@@ -250,10 +249,9 @@ fn authorize_key(dir: &Path, users: &[&TempUser]) -> PathBuf {
 /// "A public key, then Duo" with the shipped example PAM stack (conf/pam.d/sshd-key-and-duo)
 /// and sshd snippet: the key is checked, Duo is asked, and no password is ever asked.
 #[test]
+#[ignore = "needs root"]
 fn sshd_key_then_duo_with_the_shipped_example() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let dir = duo_tests::temp_dir("sshd-key-duo");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -334,10 +332,9 @@ fn login_conf(etc: &PrivateEtc, body: &str) {
 
 /// `ForceCommand` running a root-owned setuid copy of login_duo after public-key login.
 #[test]
+#[ignore = "needs root"]
 fn sshd_forcecommand_setuid_login_duo() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let dir = duo_tests::temp_dir("forcecommand");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let login = dir.join("login_duo");
@@ -352,9 +349,7 @@ fn sshd_forcecommand_setuid_login_duo() {
 #[test]
 #[ignore = "needs the .deb installed; run by tests/packaging/test-packages.sh"]
 fn installed_login_duo_forcecommand() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let login = Path::new("/usr/sbin/login_duo");
     let meta = std::fs::metadata(login).expect("the package installs /usr/sbin/login_duo");
     assert_eq!(meta.permissions().mode() & 0o7777, 0o4755);

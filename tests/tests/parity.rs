@@ -40,10 +40,9 @@ fn raw_lines(stderr: &str) -> Vec<&str> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn login_duo_prints_config_problems_raw_with_or_without_debug() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let bad_delim = conf_with_line_8(&m.dir, "delim.conf", &m, "gecos_delim = ,,");
     let p = bad_delim.display();
@@ -142,10 +141,9 @@ fn pamclient(confdir: &Path, service: &str, user: &str, answers: &[&str]) -> (i3
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pam_duo_debug_prints_the_value_problem_raw_then_the_log_lines() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-delim.conf", &m, "gecos_delim =");
     let confdir = pam_service(&m, "duo-parity-conf", &conf);
@@ -164,10 +162,9 @@ fn pam_duo_debug_prints_the_value_problem_raw_then_the_log_lines() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pam_duo_debug_starts_with_the_menu_not_the_config_path() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-ok.conf", &m, "; eight");
     let confdir = pam_service(&m, "duo-parity-order", &conf);
@@ -187,10 +184,9 @@ fn pam_duo_debug_starts_with_the_menu_not_the_config_path() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn an_overlong_answer_is_an_error_without_a_reason() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let conf = conf_with_line_8(&m.dir, "pam-long.conf", &m, "; eight");
     let confdir = pam_service(&m, "duo-parity-long", &conf);
@@ -209,10 +205,9 @@ fn an_overlong_answer_is_an_error_without_a_reason() {
 /// (PAM_ERROR_MSG) when the login is denied, information (PAM_TEXT_INFO) when it goes on; and
 /// nothing with `failmode_notice = no`.
 #[test]
+#[ignore = "needs root"]
 fn failmode_verdicts_are_told_to_the_user() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     // Duo user "503" (from the GECOS field): the mock answers preauth with HTTP 503.
     let user = duo_tests::users::TempUser::create("duopn", "503");
@@ -265,10 +260,9 @@ fn failmode_verdicts_are_told_to_the_user() {
 /// §0a D10: a config file owned by an ordinary user is refused, even with mode 0600: its owner
 /// could switch two-factor authentication off for everyone.
 #[test]
+#[ignore = "needs root"]
 fn a_config_owned_by_an_ordinary_user_denies() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let owner = duo_tests::users::TempUser::create("duoow", "x");
     let conf = conf_with_line_8(&m.dir, "owned.conf", &m, "failmode = safe");
@@ -296,10 +290,9 @@ fn a_config_owned_by_an_ordinary_user_denies() {
 /// `openlog` (pamclient), so they land where pam_unix's do; and without `debug` the config
 /// problem lines of the reference go to syslog.
 #[test]
+#[ignore = "needs root"]
 fn pam_duo_logs_to_authpriv_in_a_host_without_openlog() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     use duo_tests::logsink::{Journal, LogSinks};
     let m = Mock::start(&[]);
     let ok = conf_with_line_8(&m.dir, "facility.conf", &m, "; eight");

@@ -106,10 +106,9 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn setuid_login_duo_separates_privileges() {
-    if !duo_tests::need_root() {
-        return;
-    }
+    duo_tests::require_root();
     let m = Mock::start(&[]);
     let privsep_uid = id_of(&["-u", "sshd"]);
     let privsep_gid = id_of(&["-g", "sshd"]);
