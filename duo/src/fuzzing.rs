@@ -84,16 +84,28 @@ pub fn envelope(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     crate::flow::attempt::envelope(body)
 }
 
-/// A preauth reply body as the login sees it: `Ok((response, txid))` when a second factor is
-/// needed, else the attempt's outcome (with the failmode conversion of `mode`).
+/// Where a preauth reply body leaves the login (with the failmode conversion of `mode`).
+#[derive(Debug)]
+pub enum Preauth {
+    /// A second factor is needed: the reply's `response` object and its `txid`.
+    Prompt(Map<String, Value>, Option<String>),
+    /// The attempt is decided by the reply alone; the outcome may allow or deny.
+    Decided(Outcome),
+}
+
+/// A preauth reply body as the login sees it.
 pub fn preauth(
     body: &[u8],
     verified_push: bool,
     mode: FailMode,
     ui: &mut dyn Conversation,
-) -> Result<(Map<String, Value>, Option<String>), Outcome> {
+) -> Preauth {
+    use crate::flow::attempt::AfterPreauth;
     let r = crate::flow::attempt::preauth_reply(body, verified_push, ui);
-    crate::flow::attempt::preauth_verdict(r, mode).map(|p| (p.response, p.txid))
+    match crate::flow::attempt::preauth_verdict(r, mode) {
+        AfterPreauth::Prompt(p) => Preauth::Prompt(p.response, p.txid),
+        AfterPreauth::Decided(o) => Preauth::Decided(o),
+    }
 }
 
 /// The factor chosen from a preauth "auth" response (menu, default or `DUO_PASSCODE`).
@@ -166,12 +178,13 @@ mod tests {
             false,
             FailMode::Safe,
             &mut ui,
-        )
-        .unwrap_err();
-        assert_eq!(e, Outcome::Aborted("no\u{1b}".into()));
+        );
+        assert!(matches!(e, Preauth::Decided(Outcome::Aborted(m)) if m == "no\u{1b}"));
         assert_eq!(ui.shown, ["no?"]);
-        let e = preauth(b"<html>", false, FailMode::Safe, &mut ui).unwrap_err();
-        assert_eq!(e, Outcome::FailSafe("invalid JSON response".into()));
+        let e = preauth(b"<html>", false, FailMode::Safe, &mut ui);
+        assert!(
+            matches!(e, Preauth::Decided(Outcome::FailSafe(m)) if m == "invalid JSON response")
+        );
         let body = br#"{"stat":"OK","response":{"result":"waiting","status_msg":"m"}}"#;
         assert_eq!(auth_result(body, true, &mut ui), None);
         assert!(matches!(

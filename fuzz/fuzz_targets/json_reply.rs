@@ -14,7 +14,7 @@ use duo::config::FailMode;
 use duo::flow::attempt::Flags;
 use duo::flow::outcome::{Outcome, Problem};
 use duo::fuzzing::{
-    auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth,
+    auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth, Preauth,
     Recorder,
 };
 use libfuzzer_sys::fuzz_target;
@@ -103,7 +103,7 @@ fuzz_target!(|data: &[u8]| {
         1 => {
             let verified_push = sel & 0x20 != 0;
             match preauth(body, verified_push, mode, &mut ui) {
-                Ok((response, txid)) => {
+                Preauth::Prompt(response, txid) => {
                     let r = ok_response(body).expect("auth from a well-formed reply");
                     assert!(
                         matches!(r.get("result"), Some(Value::String(s)) if s.eq_ignore_ascii_case("auth"))
@@ -132,7 +132,7 @@ fuzz_target!(|data: &[u8]| {
                         Err(o) => assert!(!allows(&o)),
                     }
                 }
-                Err(o) => {
+                Preauth::Decided(o) => {
                     match &o {
                         Outcome::Approved => {
                             assert_eq!(well_formed(body, "allow").as_deref(), Some(""))

@@ -7,6 +7,15 @@ pub mod ini;
 use std::path::Path;
 use zeroize::Zeroizing;
 
+/// The outage window's state directory when `outage_state_dir` is not set.
+pub const DEFAULT_OUTAGE_DIR: &str = "/run/duo-unix-rs";
+/// Seconds between probe logins when `outage_probe_interval` is not set.
+pub const DEFAULT_PROBE_INTERVAL: u32 = 5;
+/// Largest `outage_window`, in seconds (one day).
+pub const MAX_OUTAGE_WINDOW: u32 = 86_400;
+/// Largest `outage_probe_interval`, in seconds.
+pub const MAX_PROBE_INTERVAL: u32 = 3_600;
+
 /// A secret or sensitive string, wiped from memory when dropped.
 pub type Secret = Zeroizing<String>;
 
@@ -119,7 +128,7 @@ impl Default for Config {
             gecos_delim: b',',
             events: Events::Off,
             outage_window: 0,
-            outage_probe_interval: crate::flow::outage::DEFAULT_PROBE_INTERVAL,
+            outage_probe_interval: DEFAULT_PROBE_INTERVAL,
             outage_state_dir: None,
         }
     }
@@ -422,12 +431,12 @@ fn apply(
             cfg.gecos_delim = b[0];
         }
         "outage_window" => {
-            cfg.outage_window = seconds(name, v, 0, crate::flow::outage::MAX_WINDOW)?;
+            cfg.outage_window = seconds(name, v, 0, MAX_OUTAGE_WINDOW)?;
         }
         "outage_probe_interval" => {
-            cfg.outage_probe_interval = seconds(name, v, 1, crate::flow::outage::MAX_PROBE_INTERVAL)?;
+            cfg.outage_probe_interval = seconds(name, v, 1, MAX_PROBE_INTERVAL)?;
         }
-        "outage_state_dir" => cfg.outage_state_dir = Some(crate::flow::outage::check_dir_name(v)?),
+        "outage_state_dir" => cfg.outage_state_dir = Some(check_outage_dir(v)?),
         "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
         "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
         _ => return Err(None),
@@ -584,6 +593,23 @@ fn group_lines(out: &mut String, tokens: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Check an `outage_state_dir` value: an absolute path of plain names (no `.`, `..`, empty
+/// or control-character components), at most 255 bytes. The owner and mode of each directory
+/// are checked when it is used.
+pub(crate) fn check_outage_dir(v: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "Invalid outage_state_dir: '{v}' (an absolute path of plain names, like {DEFAULT_OUTAGE_DIR})"
+        )
+    };
+    let rest = v.strip_prefix('/').ok_or_else(bad)?;
+    let plain = |c: &str| !c.is_empty() && c != "." && c != ".." && !c.contains(char::is_control);
+    if v.len() > 255 || !rest.split('/').all(plain) {
+        return Err(bad());
+    }
+    Ok(v.to_string())
 }
 
 #[cfg(test)]

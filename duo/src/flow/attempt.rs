@@ -189,8 +189,8 @@ pub fn attempt(
     seen: &mut Seen,
 ) -> Outcome {
     let prompt = match preauth_verdict(preauth_stage(client, ctx, input, ui), ctx.cfg.failmode) {
-        Ok(p) => p,
-        Err(o) => return o,
+        AfterPreauth::Prompt(p) => p,
+        AfterPreauth::Decided(o) => return o,
     };
     let factor = match choose_factor(&prompt.response, input.flags, env_factor, ui) {
         Ok(f) => f,
@@ -209,20 +209,28 @@ pub fn attempt(
     ))
 }
 
-/// The outcome of the ping/preauth stage, or the prompt when a second factor is needed.
-pub(crate) fn preauth_verdict(
-    r: Result<Preauth, Problem>,
-    mode: FailMode,
-) -> Result<AuthPrompt, Outcome> {
-    match r {
-        Ok(Preauth::Auth(p)) => Ok(p),
+/// Where the ping/preauth stage leaves the attempt: a second factor is needed, or the attempt
+/// is decided already (allowed, skipped, denied, the failmode verdict or an error). Neither
+/// case is an error, so neither is spelled `Err`: the caller matches on what happened.
+pub(crate) enum AfterPreauth {
+    /// Duo asks for a second factor.
+    Prompt(AuthPrompt),
+    /// The attempt ends here with this outcome, which may allow or deny.
+    Decided(Outcome),
+}
+
+/// What the ping/preauth stage decided, or the prompt when a second factor is needed.
+pub(crate) fn preauth_verdict(r: Result<Preauth, Problem>, mode: FailMode) -> AfterPreauth {
+    let decided = match r {
+        Ok(Preauth::Auth(p)) => return AfterPreauth::Prompt(p),
         // An allow without a status message is logged as a success, as the reference does.
-        Ok(Preauth::Allow(msg)) if msg.is_empty() => Err(Outcome::Approved),
-        Ok(Preauth::Allow(msg)) => Err(Outcome::Skipped(msg)),
-        Ok(Preauth::Deny(msg)) => Err(Outcome::Aborted(msg)),
-        Ok(Preauth::Enroll) => Err(Outcome::Aborted("User enrollment required".into())),
-        Err(p) => Err(failmode(p, mode)),
-    }
+        Ok(Preauth::Allow(msg)) if msg.is_empty() => Outcome::Approved,
+        Ok(Preauth::Allow(msg)) => Outcome::Skipped(msg),
+        Ok(Preauth::Deny(msg)) => Outcome::Aborted(msg),
+        Ok(Preauth::Enroll) => Outcome::Aborted("User enrollment required".into()),
+        Err(p) => failmode(p, mode),
+    };
+    AfterPreauth::Decided(decided)
 }
 
 /// The outcome of the auth stage.

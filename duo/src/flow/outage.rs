@@ -56,14 +56,9 @@ use crate::flow::outcome::Outcome;
 use crate::log::{log, Priority};
 use crate::sys::{chmod_at, mkdir_at, open_at, strerror, Gid, Uid};
 
-/// The state directory when `outage_state_dir` is not set.
-pub const DEFAULT_DIR: &str = "/run/duo-unix-rs";
-/// Seconds between probe logins when `outage_probe_interval` is not set.
-pub const DEFAULT_PROBE_INTERVAL: u32 = 5;
-/// Largest `outage_window`, in seconds (one day).
-pub const MAX_WINDOW: u32 = 86_400;
-/// Largest `outage_probe_interval`, in seconds.
-pub const MAX_PROBE_INTERVAL: u32 = 3_600;
+/// The state directory when `outage_state_dir` is not set (the key itself, its default and
+/// its limits belong to the configuration, which checks its own keys).
+pub use crate::config::DEFAULT_OUTAGE_DIR as DEFAULT_DIR;
 /// Largest state file accepted, in bytes.
 pub const MAX_STATE: u64 = 256;
 /// Longest wait for the lock on the state file.
@@ -71,23 +66,6 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(1);
 
 /// First line of the state file; a new format gets a new version.
 const HEADER: &str = "duo-unix-rs outage window v1";
-
-/// Check an `outage_state_dir` value: an absolute path of plain names (no `.`, `..`, empty
-/// or control-character components), at most 255 bytes. The owner and mode of each directory
-/// are checked when it is used.
-pub fn check_dir_name(v: &str) -> Result<String, String> {
-    let bad = || {
-        format!(
-            "Invalid outage_state_dir: '{v}' (an absolute path of plain names, like {DEFAULT_DIR})"
-        )
-    };
-    let rest = v.strip_prefix('/').ok_or_else(bad)?;
-    let plain = |c: &str| !c.is_empty() && c != "." && c != ".." && !c.contains(char::is_control);
-    if v.len() > 255 || !rest.split('/').all(plain) {
-        return Err(bad());
-    }
-    Ok(v.to_string())
-}
 
 /// The state file of `cfg` for the account `uid` (the running euid for a login).
 pub fn state_path(cfg: &Config, uid: Uid) -> PathBuf {
