@@ -80,8 +80,15 @@ pub fn raw_stderr(msg: &str) {
 
 /// Log one line.
 pub fn log(priority: Priority, msg: &str) {
+    log_in_mode(priority, msg, false);
+}
+
+/// Log one line, to stderr when `debug_now` is set even if debug mode is not (yet) on. For
+/// the PAM module's arguments, where `debug` takes effect for the lines after it before debug
+/// mode is switched on for the login.
+pub fn log_in_mode(priority: Priority, msg: &str, debug_now: bool) {
     let line = render(msg);
-    if debug() {
+    if debug_now || debug() {
         to_stderr(priority, &line);
         return;
     }

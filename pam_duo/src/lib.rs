@@ -57,7 +57,9 @@ impl PamHooks for PamDuo {
 }
 
 /// Module arguments: `conf=<path>` (last wins) and `debug`. Anything else is an error.
-/// Returns the config path and whether `debug` was given.
+/// Returns the config path and whether `debug` was given. As in the reference, `debug` takes
+/// effect for the argument errors the moment it is read: `debug notanarg` reports
+/// `[3] Invalid pam_duo option: 'notanarg'` on stderr, `notanarg debug` to syslog.
 fn parse_args(args: &[&CStr]) -> Result<(PathBuf, bool), ()> {
     let mut conf = PathBuf::from(DEFAULT_CONF);
     let mut debug = false;
@@ -69,7 +71,8 @@ fn parse_args(args: &[&CStr]) -> Result<(PathBuf, bool), ()> {
         } else if a == "debug" {
             debug = true;
         } else {
-            log(Priority::Err, &format!("Invalid pam_duo option: '{a}'"));
+            let line = format!("Invalid pam_duo option: '{a}'");
+            duo::log::log_in_mode(Priority::Err, &line, debug);
             bad = true;
         }
     }
@@ -87,8 +90,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     let Ok((path, debug)) = parse_args(args) else {
         return PAM_SERVICE_ERR;
     };
-    // As in the reference, this line is logged before `debug` takes effect, so in debug mode
-    // it goes to syslog and the first line on stderr is the menu (docs/BEHAVIOUR.md §6).
+    // As in the reference, this line is logged before `debug` takes effect for the login, so
+    // in debug mode it goes to syslog and the first line on stderr is the menu
+    // (docs/BEHAVIOUR.md §6).
     log(
         Priority::Info,
         &format!("Loading config file {}", path.display()),

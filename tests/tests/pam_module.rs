@@ -231,12 +231,16 @@ fn local_problems_deny() {
     let (code, _, err) = s.run(&svc, "root", &[], &[]);
     assert_eq!(code, PAM_SERVICE_ERR);
     assert!(err.contains("Invalid pam_duo option: 'motd'"), "{err}");
-    // A bad module argument. As in the reference, arguments are read before `debug` takes
-    // effect, so the "Invalid pam_duo option: 'bogus'" line goes to syslog, not stderr.
+    // A bad module argument. As in the reference, `debug` (which `service` puts before the
+    // other arguments) takes effect the moment it is read, so the line is on stderr.
     let svc = s.service("duo-arg", "", "bogus");
     let (code, _, err) = s.run(&svc, "root", &[], &[]);
     assert_eq!(code, PAM_SERVICE_ERR);
-    assert!(!err.contains("bogus"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l == "[3] Invalid pam_duo option: 'bogus'"),
+        "{err}"
+    );
     // An unknown user.
     let svc = s.service("duo-unknown", "", "");
     let (code, _, _) = s.run(&svc, "no-such-user-duo-test", &[], &[]);

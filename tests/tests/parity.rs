@@ -198,7 +198,36 @@ fn an_overlong_answer_is_an_error_without_a_reason() {
             .any(|l| l == "[3] Error in Duo login for 'root'"),
         "{err}"
     );
-    assert!(err.contains("[7] txid is too long"), "{err}");
+    // As in the C version (test_three_failed_inputs): the [3] line only, no debug line with
+    // the reason.
+    assert!(!err.contains("txid"), "{err}");
+}
+
+/// `debug` takes effect the moment it is read, as in the C version: the argument errors after
+/// it are printed on stderr, each one, and the login is denied without reaching Duo.
+#[test]
+#[ignore = "needs root"]
+fn pam_duo_debug_prints_each_invalid_argument_after_it() {
+    duo_tests::require_root();
+    let m = Mock::start(&[]);
+    let conf = conf_with_line_8(&m.dir, "pam-args.conf", &m, "; eight");
+    let confdir = pam_service_args(&m, "duo-parity-args", &conf, "debug notanarg1 notanarg2");
+    let (code, out, err) = pamclient(&confdir, "duo-parity-args", "root", &[]);
+    assert_eq!(code, PAM_SERVICE_ERR, "{out}\n{err}");
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            "[3] Invalid pam_duo option: 'notanarg1'",
+            "[3] Invalid pam_duo option: 'notanarg2'",
+        ],
+        "{err}"
+    );
+    // An argument before `debug` is read without it: syslog only.
+    let confdir = pam_service_args(&m, "duo-parity-args2", &conf, "notanarg0 debug");
+    let (code, out, err) = pamclient(&confdir, "duo-parity-args2", "root", &[]);
+    assert_eq!(code, PAM_SERVICE_ERR, "{out}\n{err}");
+    assert!(!err.contains("notanarg0"), "{err}");
+    assert!(m.requests().is_empty(), "nothing reached Duo");
 }
 
 /// §0a D13: after a failmode verdict the user gets one line saying what happened: an error

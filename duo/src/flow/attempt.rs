@@ -476,8 +476,7 @@ fn auth_stage(
     let response = envelope(&body)?;
     let txid = get_str(&response, "txid")?.to_string();
     if txid.len() > MAX_FACTOR_LEN {
-        // The reference logs this error without a reason; the reason goes to debug output.
-        crate::log::log(crate::log::Priority::Debug, "txid is too long");
+        // The reference logs this error without a reason, and so do we (no extra debug line).
         return Err(Problem::Service(String::new()));
     }
     seen.txid = Some(txid.clone());
