@@ -14,8 +14,8 @@ use duo::config::FailMode;
 use duo::flow::attempt::Flags;
 use duo::flow::outcome::{Outcome, Problem};
 use duo::fuzzing::{
-    auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth, Preauth,
-    Recorder,
+    auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth,
+    Preauth, Recorder,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
