@@ -692,6 +692,7 @@ pub fn check(report: &mut Report, root: &Path, sshd: &SshdUse) -> Facts {
             module_refs.push(format!("{}|{}", l.module, l.place(root)));
             clean &= arguments(report, root, name, l, &mut facts);
         }
+        clean &= !twice(report, root, name, &st.lines, &duo);
         let a = analyse(&st.lines);
         for b in &a.bypasses {
             if bypass(report, root, name, &st.lines, &duo, b) != Level::Ok {
@@ -726,6 +727,31 @@ pub fn check(report: &mut Report, root: &Path, sshd: &SshdUse) -> Facts {
     }
     module_installed(report, root, &module_refs);
     facts
+}
+
+/// A stack that runs pam_duo more than once asks Duo (and pushes) once per line; only under
+/// sshd does the module use its own earlier approval on the same handle (one push). True when
+/// reported.
+fn twice(report: &mut Report, root: &Path, name: &str, lines: &[Line], duo: &[usize]) -> bool {
+    if duo.len() < 2 || name == "sshd" {
+        return false;
+    }
+    let places: Vec<String> = duo
+        .iter()
+        .map(|&i| format!("{}{}", lines[i].place(root), via(&lines[i])))
+        .collect();
+    report.add(
+        Check::Pam,
+        Level::Warning,
+        name,
+        format!(
+            "pam_duo.so is in the auth stack {} times ({}): a login asks Duo once per line (two pushes or more)",
+            duo.len(),
+            places.join(", ")
+        ),
+        "keep one pam_duo.so line (pam-auth-update already adds one to common-auth)",
+    );
+    true
 }
 
 fn via(l: &Line) -> String {
@@ -1155,6 +1181,41 @@ mod tests {
         assert!(su.iter().all(|f| f.level == Level::Ok), "{su:?}");
         assert!(su[0].finding.contains("root skips Duo here"), "{su:?}");
         assert!(su[1].finding.starts_with("pam_duo.so 'required' at /etc/pam.d/common-auth:6 (via @include common-auth at /etc/pam.d/su:2)"), "{su:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// pam_duo twice in a stack asks Duo twice, except under sshd, where the module uses its
+    /// own earlier approval on the handle.
+    #[test]
+    fn a_stack_that_pushes_twice_is_warned_about() {
+        let twice = "@include common-auth\nauth required pam_duo.so\n";
+        let root = tree(&[
+            ("etc/pam.d/sudo", twice),
+            ("etc/pam.d/sshd", twice),
+            (
+                "etc/pam.d/common-auth",
+                &common_auth("auth required pam_duo.so"),
+            ),
+            ("lib/x86_64-linux-gnu/security/pam_duo.so", ""),
+        ]);
+        let mut r = Report::default();
+        check(&mut r, &root, &SshdUse::default());
+        let of = |svc: &str| -> Vec<(Level, String)> {
+            r.findings()
+                .into_iter()
+                .filter(|f| f.subject == svc)
+                .map(|f| (f.level, f.finding.clone()))
+                .collect()
+        };
+        let sudo = of("sudo");
+        assert_eq!(sudo.len(), 1, "{sudo:?}");
+        assert_eq!(sudo[0].0, Level::Warning);
+        assert!(
+            sudo[0].1.starts_with("pam_duo.so is in the auth stack 2 times (/etc/pam.d/common-auth:6 (via @include common-auth at /etc/pam.d/sudo:1), /etc/pam.d/sudo:2)"),
+            "{sudo:?}"
+        );
+        let sshd = of("sshd");
+        assert!(sshd.iter().all(|(l, _)| *l == Level::Ok), "{sshd:?}");
         let _ = std::fs::remove_dir_all(&root);
     }
 

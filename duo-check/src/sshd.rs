@@ -372,6 +372,7 @@ fn pam_settings(report: &mut Report, s: &Sshd, forced_login_duo: bool) {
             "set AuthenticationMethods publickey,keyboard-interactive (or keyboard-interactive), or use login_duo as ForceCommand",
         );
     }
+    bad |= pushes_twice(report, s, methods);
     if !bad {
         report.ok(
             Check::Sshd,
@@ -383,6 +384,90 @@ fn pam_settings(report: &mut Report, s: &Sshd, forced_login_duo: bool) {
             },
         );
     }
+}
+
+/// How one list of `AuthenticationMethods` runs sshd's PAM stack, and so pam_duo.
+#[derive(Debug, PartialEq, Eq)]
+enum PamRuns {
+    /// At most once.
+    Once,
+    /// More than once, each step but the last a `password` one: the password step's approval
+    /// (kept with `pam_set_data` in sshd's monitor process) serves the later steps: one push.
+    Shared,
+    /// Twice where no approval carries over: sshd runs a keyboard-interactive step in a child
+    /// process, so what pam_duo keeps there is gone for any later step: two pushes.
+    Twice,
+}
+
+/// How the methods of one list (`password,keyboard-interactive:pam`) run the PAM stack.
+fn pam_runs(list: &str) -> PamRuns {
+    let steps: Vec<&str> = list
+        .split(',')
+        .filter_map(|m| m.split(':').next())
+        .filter(|m| *m == "password" || *m == "keyboard-interactive")
+        .collect();
+    if steps.len() < 2 {
+        return PamRuns::Once;
+    }
+    // Only a step in the monitor (password) keeps its approval for the steps after it.
+    let last = steps.len() - 1;
+    if steps[..last].contains(&"keyboard-interactive") {
+        PamRuns::Twice
+    } else {
+        PamRuns::Shared
+    }
+}
+
+/// Combinations of sshd settings that ask Duo twice in one SSH login; true when one was
+/// reported.
+fn pushes_twice(report: &mut Report, s: &Sshd, methods: &str) -> bool {
+    let subject = "sshd";
+    let mut found = false;
+    let kbdint = s.get("kbdinteractiveauthentication") == "yes";
+    let lists: Vec<&str> = if methods == "any" {
+        Vec::new()
+    } else {
+        methods.split_whitespace().collect()
+    };
+    if let Some(prog) = s.forced_login_duo() {
+        let via_kbdint = kbdint
+            && (lists.is_empty()
+                || lists.iter().any(|l| {
+                    l.split(',')
+                        .any(|m| m.split(':').next() == Some("keyboard-interactive"))
+                }));
+        if via_kbdint {
+            found = true;
+            report.add(
+                Check::Sshd,
+                Level::Warning,
+                subject,
+                format!("pam_duo.so in sshd's PAM stack and ForceCommand {prog}: a login through keyboard-interactive asks Duo twice (two pushes)"),
+                "use one of them: remove pam_duo.so from /etc/pam.d/sshd, or drop the ForceCommand",
+            );
+        }
+    }
+    for list in &lists {
+        match pam_runs(list) {
+            PamRuns::Once => {}
+            PamRuns::Shared => report.ok(
+                Check::Sshd,
+                subject,
+                format!("AuthenticationMethods {list}: sshd runs pam_duo for both steps; the password step's approval is kept for keyboard-interactive, so one push (the password step cannot show the menu or any line: it needs autopush = yes, and its push is silent)"),
+            ),
+            PamRuns::Twice => {
+                found = true;
+                report.add(
+                    Check::Sshd,
+                    Level::Warning,
+                    subject,
+                    format!("AuthenticationMethods {list}: sshd runs pam_duo in more than one step, and an approval from a keyboard-interactive step is not kept for a later one: two pushes per login"),
+                    "list keyboard-interactive once, as the last method (publickey,keyboard-interactive, or password,keyboard-interactive)",
+                );
+            }
+        }
+    }
+    found
 }
 
 /// Variables the module or login_duo read, and whether clients can set them.
@@ -488,6 +573,62 @@ mod tests {
             .iter()
             .map(|f| (f.level, f.finding.clone()))
             .collect()
+    }
+
+    #[test]
+    fn pam_runs_of_method_lists() {
+        for (list, runs) in [
+            ("publickey,keyboard-interactive", PamRuns::Once),
+            ("keyboard-interactive:pam", PamRuns::Once),
+            ("password", PamRuns::Once),
+            ("password,keyboard-interactive", PamRuns::Shared),
+            ("password,keyboard-interactive:pam", PamRuns::Shared),
+            ("publickey,password,keyboard-interactive", PamRuns::Shared),
+            ("keyboard-interactive,password", PamRuns::Twice),
+            ("keyboard-interactive,keyboard-interactive", PamRuns::Twice),
+            ("password,keyboard-interactive,password", PamRuns::Twice),
+        ] {
+            assert_eq!(pam_runs(list), runs, "{list}");
+        }
+    }
+
+    /// Every combination that still asks Duo twice in one SSH login is a warning; the
+    /// combination whose approval is shared is not.
+    #[test]
+    fn two_pushes_per_login_are_warned_about() {
+        let warnings = |conf: &str| -> Vec<String> {
+            let root = tree(&[("etc/ssh/sshd_config", conf)]);
+            let f = levels(&parsed(&root), true, None);
+            let _ = std::fs::remove_dir_all(&root);
+            f.into_iter()
+                .filter(|(l, _)| *l == Level::Warning)
+                .map(|(_, t)| t)
+                .collect()
+        };
+        let base = "UsePAM yes\nKbdInteractiveAuthentication yes\n";
+        let w = warnings(&format!(
+            "{base}AuthenticationMethods keyboard-interactive,password\n"
+        ));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("two pushes per login"), "{w:?}");
+        let w = warnings(&format!(
+            "{base}AuthenticationMethods publickey,keyboard-interactive\nForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n"
+        ));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("asks Duo twice (two pushes)"), "{w:?}");
+        // Shared approval, and one keyboard-interactive step: no warning.
+        for methods in [
+            "password,keyboard-interactive",
+            "publickey,keyboard-interactive",
+        ] {
+            let w = warnings(&format!("{base}AuthenticationMethods {methods}\n"));
+            assert!(w.is_empty(), "{methods}: {w:?}");
+        }
+        // login_duo alone (no keyboard-interactive): one push.
+        let w = warnings(
+            "UsePAM yes\nKbdInteractiveAuthentication no\nAuthenticationMethods publickey\nForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n",
+        );
+        assert!(!w.iter().any(|t| t.contains("twice")), "{w:?}");
     }
 
     #[test]

@@ -101,7 +101,11 @@ pub fn preauth(
     ui: &mut dyn Conversation,
 ) -> Preauth {
     use crate::flow::attempt::AfterPreauth;
-    let r = crate::flow::attempt::preauth_reply(body, verified_push, ui);
+    use crate::flow::attempt::Preauth as P;
+    let r = crate::flow::attempt::preauth_reply(body, verified_push);
+    if let Ok(P::Deny(text) | P::Enroll(text)) = &r {
+        ui.status(&crate::sanitize::sanitize(text));
+    }
     match crate::flow::attempt::preauth_verdict(r, mode) {
         AfterPreauth::Prompt(p) => Preauth::Prompt(p.response, p.txid),
         AfterPreauth::Decided(o) => Preauth::Decided(o),
@@ -124,7 +128,11 @@ pub fn choose_factor(
 /// A synchronous `/auth` (`waiting` false) or an `/auth_status` (`waiting` true) reply body
 /// as the login sees it: the attempt's outcome, or `None` to poll again.
 pub fn auth_result(body: &[u8], waiting: bool, ui: &mut dyn Conversation) -> Option<Outcome> {
-    let r = match crate::flow::attempt::result_reply(body, ui) {
+    let reply = crate::flow::attempt::result_reply(body);
+    if let Ok(r) = &reply {
+        ui.status(&crate::sanitize::sanitize(&r.status_msg));
+    }
+    let r = match reply.and_then(|r| r.result) {
         Ok(None) if waiting => return None,
         // What auth_stage does with "waiting" in synchronous mode.
         Ok(None) => crate::flow::attempt::decide("waiting"),

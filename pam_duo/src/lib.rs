@@ -3,12 +3,15 @@
 //! Only `pam_sm_authenticate` does work; it is a pure second factor and never reads or sets
 //! the password. A panic inside it is caught and denies the login (PAM_SERVICE_ERR).
 //!
-//! This crate has no `unsafe` code of its own: the C entry points come from the
+//! Its only `unsafe` code is the `pam_get_data` call in `sys`: the C entry points come from the
 //! `pam::pam_hooks!` macro of pam-bindings, and the C library calls from `duo::sys`.
 
 #![deny(unsafe_code)]
 
+mod approval;
 mod conv;
+mod ssh;
+mod sys;
 
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -121,14 +124,16 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     ev.service = Some(service.clone());
-    let mut flags = Flags {
+    let flags = Flags {
         auto: cfg.autopush,
         verified_push: cfg.verified_push,
         ..Flags::default()
     };
     let mut command = None;
     match service.as_str() {
-        "sshd" => flags.sync = true,
+        // Asynchronous, so that the Verified Push code and the status reach the ssh client
+        // before the phone answers (§0a D17); the C version used a synchronous /auth here.
+        "sshd" => {}
         "sudo" => command = std::env::var("SUDO_COMMAND").ok(),
         "su" | "su-l" if account.uid.is_root() => {
             match duo::user::account::by_uid(duo::sys::real_uid()) {
@@ -161,6 +166,10 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     };
     let addr = duo::user::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
     ev.client_addr.clone_from(&addr);
+    if ssh::approved_earlier(pamh, &service, &account.name, &duo_user, addr.as_deref()) {
+        ev.emit(Kind::Success, ssh::REUSED);
+        return PAM_SUCCESS;
+    }
     let mut client = match login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref()) {
         Ok(c) => c,
         Err(why) => {
@@ -169,7 +178,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         }
     };
     let conv_item = pamh.get_item::<Conv>().ok().flatten();
-    let mut ui = conv::PamConversation::new(conv_item);
+    let mut ui = conv::PamConversation::new(conv_item, ssh::delivery(&cfg, &service));
     let ended = login::run(
         &cfg,
         &mut client,
@@ -185,7 +194,12 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         },
         &mut ui,
     );
+    ui.finish(ended.verdict.allows());
+    drop(ui);
     ev.emit_ended(&ended, client.phases());
+    if ended.verdict == Verdict::Success {
+        ssh::keep_approval(pamh, &service, &account.name, &duo_user);
+    }
     match ended.verdict {
         Verdict::Success | Verdict::Skipped | Verdict::FailSafe => PAM_SUCCESS,
         Verdict::Aborted => PAM_ABORT,

@@ -3,6 +3,7 @@
 
 pub mod logsink;
 pub mod pty;
+pub mod sshd;
 pub mod users;
 
 use std::io::{BufRead, BufReader, Read};

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A child process whose stdin, stdout and stderr are one pseudo-terminal.
 pub struct PtyChild {
@@ -15,6 +15,8 @@ pub struct PtyChild {
     pub transcript: String,
     /// Where the next [`PtyChild::expect`] starts looking: just past the last match.
     cursor: usize,
+    /// When each chunk of the transcript was read, with the offset where it starts.
+    pub chunks: Vec<(SystemTime, usize)>,
 }
 
 impl PtyChild {
@@ -61,6 +63,7 @@ impl PtyChild {
             child,
             transcript: String::new(),
             cursor: 0,
+            chunks: Vec::new(),
         })
     }
 
@@ -81,6 +84,7 @@ impl PtyChild {
         match self.master.read(&mut buf) {
             Ok(0) | Err(_) => false,
             Ok(n) => {
+                self.chunks.push((SystemTime::now(), self.transcript.len()));
                 self.transcript
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
                 true
@@ -115,6 +119,22 @@ impl PtyChild {
                 ));
             }
         }
+    }
+
+    /// When the first occurrence of `needle` in the transcript was complete on the screen
+    /// (the time its last chunk was read).
+    pub fn seen_at(&self, needle: &str) -> Option<SystemTime> {
+        let end = self.transcript.find(needle)? + needle.len();
+        self.chunks
+            .iter()
+            .rev()
+            .find(|(_, start)| *start < end)
+            .map(|(t, _)| *t)
+    }
+
+    /// How many times `needle` is in the transcript.
+    pub fn count(&self, needle: &str) -> usize {
+        self.transcript.matches(needle).count()
     }
 
     /// Type `text` into the terminal.

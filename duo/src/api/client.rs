@@ -90,6 +90,13 @@ const MAX_429_WAIT: u64 = 32;
 /// The reason text of a wait for the service that ran out (`crate::api::http`).
 const TIMED_OUT: &str = "Connection timed out";
 
+/// Whether a request to `path` may be sent again after it was written out. `/auth` starts a
+/// push or a call: once the server may have read it, it is never resent (one push per login);
+/// the other calls change nothing and are retried.
+fn resendable(path: &str) -> bool {
+    path != "/auth/v2/auth"
+}
+
 impl Client {
     /// Open a handle: build the TLS configuration (pinned roots, `cafile`, or `noverify` with
     /// its warning) and parse `http_proxy`. No network traffic yet. `program` is `pam_duo` or
@@ -195,7 +202,7 @@ impl Client {
         loop {
             let request = self.request(method, path, &qs);
             let resp = self
-                .exchange(&request, deadline, per_wait)
+                .exchange(&request, deadline, per_wait, resendable(path))
                 .inspect_err(|e| {
                     self.unreachable = matches!(
                         e,
@@ -281,12 +288,16 @@ impl Client {
         r
     }
 
-    /// Send with the transport retries of docs/BEHAVIOUR.md §1.10, within the budget.
+    /// Send with the transport retries of docs/BEHAVIOUR.md §1.10, within the budget. A
+    /// request that is not `resend`able is retried only while it has not been written: a
+    /// kept-alive connection the server closed is replaced before writing, and a failure after
+    /// writing ends the call.
     fn exchange(
         &mut self,
         request: &[u8],
         deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
+        resend: bool,
     ) -> Result<Response, CallError> {
         let fail = |reason: &str, unreachable: bool| CallError::Connect {
             text: format!("Couldn't connect to {}: {reason}", self.host_conf),
@@ -298,6 +309,9 @@ impl Client {
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.phases.retries += 1;
+            }
+            if !resend && self.conn.as_ref().is_some_and(Conn::peer_closed) {
+                self.conn = None;
             }
             if self.conn.is_none() {
                 if deadline.expired() {
@@ -350,6 +364,10 @@ impl Client {
                     // malformed reply is not.
                     unreachable = matches!(reason, crate::api::response::ReadError::TimedOut);
                     last = reason.to_string();
+                    if !resend {
+                        // The server may have read it: sending it again could push twice.
+                        return Err(fail(&last, unreachable));
+                    }
                 }
             }
         }
@@ -401,6 +419,19 @@ mod tests {
             headers: vec![(name.to_string(), value.to_string())],
             body: Vec::new(),
             close: false,
+        }
+    }
+
+    #[test]
+    fn a_written_auth_is_never_resent() {
+        assert!(!resendable("/auth/v2/auth"));
+        for p in [
+            "/auth/v2/ping",
+            "/auth/v2/preauth",
+            "/auth/v2/auth_status",
+            "/auth/v2/check",
+        ] {
+            assert!(resendable(p), "{p}");
         }
     }
 

@@ -238,6 +238,20 @@ impl Conn {
         Ok(conn)
     }
 
+    /// Whether the server has already closed this idle kept-alive connection (or sent
+    /// something unasked, which leaves it unusable too): a request written now would never be
+    /// read. Looks without waiting; a failure to look counts as closed.
+    pub fn peer_closed(&self) -> bool {
+        let sock = &self.tls.sock;
+        if sock.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut b = [0u8; 1];
+        let closed =
+            !matches!(sock.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        sock.set_nonblocking(false).is_err() || closed
+    }
+
     /// Send one request and read one response (`crate::api::response`). The whole exchange is
     /// bounded by `deadline`; each wait for response data also by `per_wait`, if given. Any
     /// error leaves the connection unusable.

@@ -48,6 +48,20 @@ pub enum Events {
     Json,
 }
 
+/// How pam_duo under sshd brings Duo's status lines and the Verified Push code to the ssh
+/// client (`sshd_messages`, docs/BEHAVIOUR.md §0a D17).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SshdMessages {
+    /// In a keyboard-interactive prompt ("..., then press Enter"), then polling: the only way
+    /// to the screen on an sshd that holds informational messages back (OpenSSH bug 2876,
+    /// e.g. Debian 12's 9.2), and it works on every sshd (the default).
+    #[default]
+    Prompt,
+    /// As informational messages at once, like every other service: for an sshd known to
+    /// deliver them immediately.
+    Immediate,
+}
+
 /// A parsed and validated configuration.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Config {
@@ -83,6 +97,8 @@ pub struct Config {
     pub motd: bool,
     /// Tell the user when a failmode verdict was given (§0a D13); on by default.
     pub failmode_notice: bool,
+    /// How pam_duo shows status lines under sshd (§0a D17).
+    pub sshd_messages: SshdMessages,
     /// Maximum attempts, 1..=3.
     pub prompts: u32,
     /// Per-wait timeout in seconds and the bound of the ping+preauth stage; `None` when unset
@@ -122,6 +138,7 @@ impl Default for Config {
             send_gecos: false,
             motd: false,
             failmode_notice: true,
+            sshd_messages: SshdMessages::Prompt,
             prompts: 3,
             https_timeout: None,
             gecos_username_pos: None,
@@ -394,6 +411,17 @@ fn apply(
                 _ => return Err(Some(format!("Invalid events: '{v}' (use off or json)"))),
             }
         }
+        "sshd_messages" => {
+            cfg.sshd_messages = match v {
+                "prompt" => SshdMessages::Prompt,
+                "immediate" => SshdMessages::Immediate,
+                _ => {
+                    return Err(Some(format!(
+                        "Invalid sshd_messages: '{v}' (use prompt or immediate)"
+                    )))
+                }
+            }
+        }
         "pushinfo" => cfg.pushinfo = boolean(v),
         "noverify" => cfg.noverify = boolean(v),
         "autopush" => cfg.autopush = boolean(v),
@@ -478,6 +506,10 @@ pub(crate) fn render(cfg: &Config, frontend: Frontend) -> Result<Secret, String>
     ] {
         o.push_str(&format!("{name} = {}\n", yes(on)));
     }
+    o.push_str(match cfg.sshd_messages {
+        SshdMessages::Prompt => "sshd_messages = prompt\n",
+        SshdMessages::Immediate => "sshd_messages = immediate\n",
+    });
     match frontend {
         Frontend::Login => o.push_str(&format!("motd = {}\n", yes(cfg.motd))),
         Frontend::Pam if cfg.motd => return Err("motd is a login_duo option".into()),

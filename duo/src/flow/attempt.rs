@@ -162,10 +162,21 @@ pub(crate) enum Preauth {
     Auth(AuthPrompt),
     /// Allowed without two-factor authentication; Duo's `status_msg`.
     Allow(String),
-    /// Denied; Duo's `status_msg`.
+    /// Denied; Duo's `status_msg`, which the user is shown.
     Deny(String),
-    /// The user must enroll first.
-    Enroll,
+    /// The user must enroll first; the text the user is shown (the enrollment prompt, else
+    /// `status_msg`).
+    Enroll(String),
+}
+
+/// A synchronous `/auth` or an `/auth_status` reply: what Duo says to show, and the result
+/// (`None` while it is "waiting").
+pub(crate) struct Reply {
+    /// Duo's `status_msg`, as sent (sanitised when shown).
+    pub(crate) status_msg: String,
+    /// The decided result, `None` for "waiting"; or what is wrong with it (the status
+    /// message is still shown first, as the reference does).
+    pub(crate) result: Result<Option<AuthResult>, Problem>,
 }
 
 /// What the auth stage decided (docs/BEHAVIOUR.md §5.3).
@@ -227,7 +238,7 @@ pub(crate) fn preauth_verdict(r: Result<Preauth, Problem>, mode: FailMode) -> Af
         Ok(Preauth::Allow(msg)) if msg.is_empty() => Outcome::Approved,
         Ok(Preauth::Allow(msg)) => Outcome::Skipped(msg),
         Ok(Preauth::Deny(msg)) => Outcome::Aborted(msg),
-        Ok(Preauth::Enroll) => Outcome::Aborted("User enrollment required".into()),
+        Ok(Preauth::Enroll(_)) => Outcome::Aborted("User enrollment required".into()),
         Err(p) => failmode(p, mode),
     };
     AfterPreauth::Decided(decided)
@@ -307,15 +318,16 @@ fn preauth_stage(
         per_wait,
         ui,
     )?;
-    preauth_reply(&body, input.flags.verified_push, ui)
+    let preauth = preauth_reply(&body, input.flags.verified_push)?;
+    if let Preauth::Deny(text) | Preauth::Enroll(text) = &preauth {
+        ui.status(&sanitize(text));
+    }
+    Ok(preauth)
 }
 
-/// What a preauth reply body says (docs/BEHAVIOUR.md §5.1); the deny and enroll texts are shown.
-pub(crate) fn preauth_reply(
-    body: &[u8],
-    verified_push: bool,
-    ui: &mut dyn Conversation,
-) -> Result<Preauth, Problem> {
+/// What a preauth reply body says (docs/BEHAVIOUR.md §5.1). Nothing is shown here: the deny
+/// and enroll texts travel in the result, and the flow shows them.
+pub(crate) fn preauth_reply(body: &[u8], verified_push: bool) -> Result<Preauth, Problem> {
     let response = envelope(body)?;
     let result = get_str(&response, "result")?.to_string();
     if result.eq_ignore_ascii_case("auth") {
@@ -333,7 +345,6 @@ pub(crate) fn preauth_reply(
     if result.eq_ignore_ascii_case("allow") {
         Ok(Preauth::Allow(status_msg.to_string()))
     } else if result.eq_ignore_ascii_case("deny") {
-        ui.status(&sanitize(status_msg));
         Ok(Preauth::Deny(status_msg.to_string()))
     } else if result.eq_ignore_ascii_case("enroll") {
         let text = match response.get("prompt") {
@@ -343,8 +354,7 @@ pub(crate) fn preauth_reply(
             },
             _ => status_msg,
         };
-        ui.status(&sanitize(text));
-        Ok(Preauth::Enroll)
+        Ok(Preauth::Enroll(text.to_string()))
     } else {
         Err(Problem::Service(format!("JSON invalid 'result': {result}")))
     }
@@ -470,8 +480,10 @@ fn auth_stage(
         ui,
     )?;
     if sync {
+        let reply = result_reply(&body)?;
+        ui.status(&sanitize(&reply.status_msg));
         // "waiting" is not an answer here: decided like any other unknown result.
-        return result_reply(&body, ui)?.map_or_else(|| decide("waiting"), Ok);
+        return reply.result?.map_or_else(|| decide("waiting"), Ok);
     }
     let response = envelope(&body)?;
     let txid = get_str(&response, "txid")?.to_string();
@@ -481,6 +493,7 @@ fn auth_stage(
     }
     seen.txid = Some(txid.clone());
     ui.status("");
+    let mut first_wait = true;
     for _ in 0..MAX_POLLS {
         let body = client.call(
             Method::Get,
@@ -490,27 +503,40 @@ fn auth_stage(
             None,
             ui,
         )?;
-        if let Some(r) = result_reply(&body, ui)? {
-            return Ok(r);
+        let reply = result_reply(&body)?;
+        let text = sanitize(&reply.status_msg);
+        match reply.result {
+            Err(p) => {
+                ui.status(&text);
+                return Err(p);
+            }
+            Ok(Some(r)) => {
+                ui.status(&text);
+                return Ok(r);
+            }
+            // The first news of a pending push or call (with the Verified Push code, if any)
+            // must reach the user before they answer on the phone (§0a D17).
+            Ok(None) if first_wait => {
+                first_wait = false;
+                ui.awaiting(&text);
+            }
+            Ok(None) => ui.status(&text),
         }
     }
     Ok(AuthResult::StillWaiting)
 }
 
-/// A synchronous `/auth` or an `/auth_status` reply body: show its `status_msg`, then
-/// [`decide`] its `result`; `None` when the result is "waiting".
-pub(crate) fn result_reply(
-    body: &[u8],
-    ui: &mut dyn Conversation,
-) -> Result<Option<AuthResult>, Problem> {
+/// A synchronous `/auth` or an `/auth_status` reply body: its `status_msg` and its
+/// [`decide`]d `result` (`None` when "waiting"). Nothing is shown here.
+pub(crate) fn result_reply(body: &[u8]) -> Result<Reply, Problem> {
     let response = envelope(body)?;
-    let status_msg = get_str(&response, "status_msg")?;
-    ui.status(&sanitize(status_msg));
-    let result = get_str(&response, "result")?;
-    if result.eq_ignore_ascii_case("waiting") {
-        return Ok(None);
-    }
-    decide(result).map(Some)
+    let status_msg = get_str(&response, "status_msg")?.to_string();
+    let result = match get_str(&response, "result") {
+        Ok(r) if r.eq_ignore_ascii_case("waiting") => Ok(None),
+        Ok(r) => decide(r).map(Some),
+        Err(p) => Err(p),
+    };
+    Ok(Reply { status_msg, result })
 }
 
 /// Read a final auth result: allow, deny, or a malformed reply.

@@ -19,6 +19,15 @@ pub trait Conversation {
     /// Show a status line (already sanitised). May be a no-op.
     fn status(&mut self, text: &str);
 
+    /// Duo's first status of a pending push or call (already sanitised): for example "Pushed a
+    /// login request to your device..." or the Verified Push code the user must type into the
+    /// phone. Called once per `/auth`, before the polls that wait for the answer. By default a
+    /// status line; a channel that would hold status lines back until the login is over (sshd,
+    /// docs/BEHAVIOUR.md §0a D17) asks a prompt instead, and the answer is only a go-ahead.
+    fn awaiting(&mut self, text: &str) {
+        self.status(text);
+    }
+
     /// Tell the user what a failmode verdict did (docs/BEHAVIOUR.md §0a D13); `denied` says
     /// whether the login was refused (shown as an error) or let through (shown as
     /// information). By default a status line.

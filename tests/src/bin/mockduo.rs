@@ -43,6 +43,11 @@
 //! - `silent-auth`: preauth asks for auth, `/auth` is read and never answered.
 //! - `status-waiting`: `/auth_status` answers `waiting` forever (after 100 ms each, like a
 //!   short long-poll).
+//! - `slow-push`: a push stays pending for [`SLOW_PUSH_MS`] after `/auth`, then approves. The
+//!   first `/auth_status` answers `waiting` at once, with the Verified Push code 708 in its
+//!   status message for `verified_push1`; the next one waits for the approval (a long-poll). A
+//!   synchronous `/auth` answers at the approval. Each approval is recorded as a line
+//!   `{"approved": TXID, "at_ms": UNIX_MS}`, with the time the phone approved.
 //!
 //! `--scenario NAME`: every request is answered as if its username were NAME (the record keeps
 //! the real one), so a test can give any local user a scenario. `--delay PATH=MS`: requests to
@@ -137,6 +142,7 @@ Duo user names that select a behaviour:
   silent-preauth       preauth never answers (the failmode verdict after https_timeout)
   rate-limited, retry-after-N, always-429   rate limiting
   auth-500, silent-auth, status-waiting      failures after preauth
+  slow-push            the push is approved 4 s after it was sent (Verified Push code 708)
   bad-json, truncated, close-mid-reply, oversized, evil-msg, hostile-msg   bad replies
 ";
 
@@ -794,7 +800,17 @@ fn auth(state: &State, user: &str, factor: &str, asynchronous: bool) -> (u16, St
     }
     if asynchronous {
         let n = state.next_tx.fetch_add(1, Ordering::Relaxed);
-        return ok(json!({"txid": format!("tx{n}:{user}:{factor}")}));
+        let txid = format!("tx{n}:{user}:{factor}");
+        if user == "slow-push" {
+            slow_push::sent(&txid);
+        }
+        return ok(json!({ "txid": txid }));
+    }
+    if user == "slow-push" && factor.contains("push") {
+        let n = state.next_tx.fetch_add(1, Ordering::Relaxed);
+        let txid = format!("tx{n}:{user}:{factor}");
+        slow_push::sent(&txid);
+        return slow_push::approve(state, &txid);
     }
     if approves(user, factor) {
         ok(
@@ -830,6 +846,13 @@ fn status(state: &State, txid: &str) -> (u16, String) {
         std::thread::sleep(Duration::from_millis(100));
         return waiting("Pushed a login request to your phone.");
     }
+    if user == "slow-push" && factor.contains("push") {
+        return match (polls, factor) {
+            (1, "verified_push1") => waiting("Verified Duo Push: enter code 708 in Duo Mobile."),
+            (1, _) => waiting("Pushed a login request to your device..."),
+            _ => slow_push::approve(state, txid),
+        };
+    }
     match factor {
         "push1" if polls == 1 => waiting("Pushed a login request to your phone."),
         "verified_push1" if polls == 1 => {
@@ -845,4 +868,62 @@ fn status(state: &State, txid: &str) -> (u16, String) {
             json!({"result": "deny", "status": "deny", "status_msg": "Invalid passcode, please try again."}),
         ),
     }
+}
+
+/// How long a `slow-push` push stays pending.
+const SLOW_PUSH_MS: u64 = 4000;
+
+/// The `slow-push` user's pushes: when each was sent, and its approval.
+mod slow_push {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Duration;
+
+    use serde_json::{json, Value};
+
+    use super::{now_ms, ok, State, SLOW_PUSH_MS};
+
+    /// Approval time (Unix ms) of each pending push, by txid.
+    fn pending() -> &'static Mutex<HashMap<String, u64>> {
+        static P: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+        P.get_or_init(|| Mutex::new(HashMap::new()))
+    }
+
+    /// A push was sent now.
+    pub(super) fn sent(txid: &str) {
+        if let Ok(mut m) = pending().lock() {
+            m.insert(txid.to_string(), now_ms() + SLOW_PUSH_MS);
+        }
+    }
+
+    /// Wait until the phone approves `txid`, record the approval, and answer "allow".
+    pub(super) fn approve(state: &State, txid: &str) -> (u16, String) {
+        let at = pending()
+            .lock()
+            .ok()
+            .and_then(|m| m.get(txid).copied())
+            .unwrap_or_else(now_ms);
+        let now = now_ms();
+        if at > now {
+            std::thread::sleep(Duration::from_millis(at - now));
+        }
+        if let Some(rec) = &state.record {
+            let line: Value = json!({"approved": txid, "at_ms": at});
+            if let Ok(mut f) = rec.lock() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+        ok(
+            json!({"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}),
+        )
+    }
+}
+
+/// The time in Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
