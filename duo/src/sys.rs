@@ -635,6 +635,76 @@ pub fn try_flock(f: &std::fs::File, exclusive: bool) -> io::Result<bool> {
     Err(e)
 }
 
+/// Release this open file's `flock(2)`, if it holds one.
+pub fn unflock(f: &std::fs::File) -> io::Result<()> {
+    // SAFETY: flock on a descriptor owned by `f`, which outlives the call.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) } == 0 {
+        return Ok(());
+    }
+    Err(io::Error::last_os_error())
+}
+
+/// Try to take a write lock on the first byte of `f` as an open-file-description lock
+/// (`F_OFD_SETLK`), without waiting: `Ok(true)` when taken, `Ok(false)` when another open file
+/// holds it. Such a lock is independent of `flock(2)` locks on the same file, belongs to this
+/// open file (not to the process), and is released when `f` is closed, including when the
+/// process dies.
+pub fn try_ofd_lock(f: &std::fs::File) -> io::Result<bool> {
+    // SAFETY: an all-zero `flock` struct is a valid value of this plain C struct.
+    let mut l: libc::flock = unsafe { std::mem::zeroed() };
+    l.l_type = libc::F_WRLCK as libc::c_short;
+    l.l_whence = libc::SEEK_SET as libc::c_short;
+    l.l_start = 0;
+    l.l_len = 1;
+    // SAFETY: fcntl on a descriptor owned by `f`, which outlives the call; `l` is a valid,
+    // initialised struct that lives across the call, and OFD locks require `l_pid == 0`.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_OFD_SETLK, &l) } == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) {
+        return Ok(false);
+    }
+    Err(e)
+}
+
+/// The IP addresses of this host's network interfaces (`getifaddrs`), in this network
+/// namespace.
+pub fn interface_addresses() -> io::Result<Vec<std::net::IpAddr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head into `head`; it is freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: `ifa_addr` points to a sockaddr whose family field may be read.
+            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            if family == libc::AF_INET {
+                // SAFETY: the family says this is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                out.push(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+                    u32::from_be(sin.sin_addr.s_addr),
+                )));
+            } else if family == libc::AF_INET6 {
+                // SAFETY: the family says this is a sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                out.push(std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+                    sin6.sin6_addr.s6_addr,
+                )));
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once; no node is used after this.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,5 +784,33 @@ mod tests {
         assert!(group_list("root", Gid(0)).unwrap().contains(&Gid(0)));
         assert!(is_ip_literal("127.1") && is_ip_literal("::1") && !is_ip_literal("x.y"));
         assert!(hostname().is_some_and(|h| !h.is_empty()));
+    }
+
+    #[test]
+    fn loopback_is_an_interface_address() {
+        let a = interface_addresses().unwrap();
+        assert!(a.contains(&std::net::IpAddr::from([127, 0, 0, 1])), "{a:?}");
+    }
+
+    #[test]
+    fn an_ofd_lock_is_held_per_open_file_until_it_is_closed() {
+        let p = std::env::temp_dir().join(format!("duo-ofd-{}", std::process::id()));
+        std::fs::write(&p, b"x").unwrap();
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .unwrap()
+        };
+        let first = open();
+        let second = open();
+        assert!(try_ofd_lock(&first).unwrap());
+        assert!(!try_ofd_lock(&second).unwrap());
+        // A flock on the same file is a different kind of lock and is not blocked.
+        assert!(try_flock(&second, true).unwrap());
+        drop(first);
+        assert!(try_ofd_lock(&second).unwrap());
+        std::fs::remove_file(&p).unwrap();
     }
 }

@@ -18,6 +18,9 @@ use crate::api::proxy::{self, Proxy};
 pub use crate::api::response::{ReadError, Response};
 use crate::sys;
 
+/// How many times the owner of a proxy socket on this host is looked up before giving up.
+const OWNER_LOOKS: u32 = 20;
+
 /// Bound of one TCP connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -118,12 +121,21 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
     Err(timed_out())
 }
 
+/// What a TCP connection is for: the Duo service itself, or a proxy on the way to it (for
+/// which the local-hop rule of docs/BEHAVIOUR.md §0a D15 applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hop {
+    Service,
+    Proxy,
+}
+
 /// Look `host` up and connect TCP to the first address that answers, each try bounded by
 /// [`CONNECT_TIMEOUT`] and all of them by the budget. The time of each step is added to
 /// `phases`, failures included.
 fn tcp(
     host: &str,
     port: u16,
+    hop: Hop,
     deadline: &Deadline<'_>,
     phases: &mut Phases,
 ) -> Result<TcpStream, OpenError> {
@@ -131,26 +143,52 @@ fn tcp(
     let addrs = resolve(host, port, deadline);
     phases.lookup += started.elapsed();
     let started = Instant::now();
-    let r = connect(addrs?, deadline);
+    let r = connect(addrs?, hop, deadline);
     phases.connect += started.elapsed();
     r
 }
 
+fn local_connect_error(e: &std::io::Error) -> OpenError {
+    OpenError::Local(format!("cannot connect: {}", crate::sys::strerror(e)))
+}
+
 /// Connect TCP to the first of `addrs` that answers, each try bounded by [`CONNECT_TIMEOUT`]
 /// and all of them by the budget.
-fn connect(addrs: Vec<SocketAddr>, deadline: &Deadline<'_>) -> Result<TcpStream, OpenError> {
+///
+/// For a proxy, an address on this host is usable only when the socket that accepted the
+/// connection belongs to root or a system account (D15); any other is closed at once and the
+/// next address is tried. Nothing that happens at such an address (refused, silent, served by
+/// another user) is evidence about the Duo service: when no address could be used and one of
+/// them was on this host, the result is a local error that says why, never a network one.
+fn connect(
+    addrs: Vec<SocketAddr>,
+    hop: Hop,
+    deadline: &Deadline<'_>,
+) -> Result<TcpStream, OpenError> {
     let mut timed_out_last = false;
+    // Why the last unusable address on this host could not be used.
+    let mut local_hop: Option<String> = None;
     for addr in addrs {
+        let on_host = match hop {
+            Hop::Service => false,
+            Hop::Proxy => crate::api::localhop::is_on_this_host(addr.ip()).map_err(|e| {
+                OpenError::Local(format!(
+                    "cannot list this host's addresses: {}",
+                    crate::sys::strerror(&e)
+                ))
+            })?,
+        };
         let this = deadline.within(Some(CONNECT_TIMEOUT));
         let mut pending = match sys::Connecting::start(&addr) {
             Ok(c) => c,
-            Err(e) if sys::is_local_error(&e) => {
-                return Err(OpenError::Local(format!(
-                    "cannot connect: {}",
-                    crate::sys::strerror(&e)
-                )))
-            }
-            Err(_) => {
+            Err(e) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
+            Err(e) => {
+                if on_host {
+                    local_hop = Some(format!(
+                        "the proxy at {addr} on this host did not accept the connection ({})",
+                        crate::sys::strerror(&e)
+                    ));
+                }
                 timed_out_last = false;
                 continue;
             }
@@ -167,24 +205,81 @@ fn connect(addrs: Vec<SocketAddr>, deadline: &Deadline<'_>) -> Result<TcpStream,
             }
         };
         match result {
+            Some(Ok(s)) if on_host => match local_owner(&s, addr)? {
+                Ok(()) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Err(why) => local_hop = Some(why),
+            },
             Some(Ok(s)) => {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Some(Err(e)) if sys::is_local_error(&e) => {
-                return Err(OpenError::Local(format!(
-                    "cannot connect: {}",
-                    crate::sys::strerror(&e)
-                )))
+            Some(Err(e)) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
+            Some(Err(e)) => {
+                if on_host {
+                    local_hop = Some(format!(
+                        "the proxy at {addr} on this host did not accept the connection ({})",
+                        crate::sys::strerror(&e)
+                    ));
+                }
+                timed_out_last = false;
             }
-            Some(Err(_)) => timed_out_last = false,
-            None => timed_out_last = true,
+            None => {
+                if on_host {
+                    local_hop = Some(format!(
+                        "the proxy at {addr} on this host did not accept the connection in time"
+                    ));
+                }
+                timed_out_last = true;
+            }
         }
         if deadline.expired() {
             break;
         }
     }
+    if let Some(why) = local_hop {
+        return Err(OpenError::Local(format!(
+            "{why}; a proxy on this host counts only when it runs as root or a system account"
+        )));
+    }
     Err(OpenError::net("Failed to connect", timed_out_last))
+}
+
+/// For a connection `s` to `addr` on this host: `Ok(Ok(()))` when the socket at the other end
+/// belongs to root or a system account, `Ok(Err(why))` when it belongs to anyone else or
+/// cannot be found. Failing to read the kernel's table is a local error.
+fn local_owner(s: &TcpStream, addr: SocketAddr) -> Result<Result<(), String>, OpenError> {
+    let table = |e: std::io::Error| {
+        OpenError::Local(format!(
+            "cannot tell who serves the proxy at {addr}: {}",
+            crate::sys::strerror(&e)
+        ))
+    };
+    let local = s.local_addr().map_err(table)?;
+    let peer = s.peer_addr().map_err(table)?;
+    // On loopback the other end's socket is made when the handshake's last ACK is processed,
+    // which may come a moment after connect() returned: look again for a few milliseconds.
+    let mut owner = None;
+    for _ in 0..OWNER_LOOKS {
+        owner = crate::api::localhop::peer_owner(local, peer).map_err(table)?;
+        if owner.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(
+        match owner {
+            Some(uid) if crate::api::localhop::trusted_owner(uid) => Ok(()),
+            Some(uid) => Err(format!(
+                "the proxy at {addr} on this host is served by uid {uid}, not by root or a system account"
+            )),
+            None => Err(format!(
+                "the proxy at {addr} on this host closed the connection before its owner could be checked"
+            )),
+        },
+    )
 }
 
 /// Bound the next blocking read and write on `s` to `slice`.
@@ -223,7 +318,7 @@ impl Conn {
         let name = ServerName::try_from(target.host.to_string())
             .map_err(|_| OpenError::Local("invalid host name".into()))?;
         let sock = match target.proxy {
-            None => tcp(target.host, target.port, deadline, phases)?,
+            None => tcp(target.host, target.port, Hop::Service, deadline, phases)?,
             Some(p) => tunnel(p, target, deadline, phases)?,
         };
         let started = Instant::now();
@@ -420,7 +515,7 @@ fn tunnel(
     deadline: &Deadline<'_>,
     phases: &mut Phases,
 ) -> Result<TcpStream, OpenError> {
-    let s = tcp(&p.host, p.port, deadline, phases).map_err(|e| match e {
+    let s = tcp(&p.host, p.port, Hop::Proxy, deadline, phases).map_err(|e| match e {
         OpenError::Network { reason, .. } => {
             OpenError::net(format!("Proxy connection error: {reason}"), true)
         }

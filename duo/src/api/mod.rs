@@ -8,6 +8,7 @@ pub mod client;
 pub mod deadline;
 pub(crate) mod hmac512;
 pub(crate) mod http;
+pub mod localhop;
 pub mod phases;
 pub mod proxy;
 pub(crate) mod response;

@@ -15,6 +15,7 @@ use crate::api::deadline::Deadline;
 use crate::api::sign;
 use crate::config::{Config, FailMode};
 use crate::flow::conv::Conversation;
+use crate::flow::outage::Window;
 use crate::flow::outcome::{Outcome, Problem};
 use crate::sanitize::sanitize;
 
@@ -48,8 +49,8 @@ pub struct Flags {
 pub struct Context<'a> {
     /// The configuration.
     pub cfg: &'a Config,
-    /// This machine's name, sent as `hostname`.
-    pub hostname: String,
+    /// This machine's name, sent as `hostname`, looked up within the stage budget.
+    pub hostname: crate::user::netaddr::HostName,
     /// This machine's IPv4 address for pushinfo (empty when unknown).
     pub local_ip: Option<String>,
 }
@@ -190,7 +191,9 @@ pub(crate) enum AuthResult {
 }
 
 /// Run one attempt. `env_factor` is consumed by the first attempt that uses it. What the auth
-/// event reports about the attempt is written to `seen`.
+/// event reports about the attempt is written to `seen`; the outage `window` learns from the
+/// ping/preauth stage.
+#[allow(clippy::too_many_arguments)]
 pub fn attempt(
     client: &mut Client,
     ctx: &Context<'_>,
@@ -198,8 +201,17 @@ pub fn attempt(
     env_factor: &mut Option<Zeroizing<String>>,
     ui: &mut dyn Conversation,
     seen: &mut Seen,
+    window: &mut Window,
 ) -> Outcome {
-    let prompt = match preauth_verdict(preauth_stage(client, ctx, input, ui), ctx.cfg.failmode) {
+    let after = preauth_verdict(preauth_stage(client, ctx, input, ui), ctx.cfg.failmode);
+    // What the stage showed about the service is all the outage window needs; it learns it
+    // now, so that a probe's claim never waits on a push.
+    let decided = match &after {
+        AfterPreauth::Decided(o) => Some(o),
+        AfterPreauth::Prompt(_) => None,
+    };
+    window.learn(decided, client);
+    let prompt = match after {
         AfterPreauth::Prompt(p) => p,
         AfterPreauth::Decided(o) => return o,
     };
@@ -297,8 +309,12 @@ fn preauth_stage(
     if let Some(a) = input.addr.filter(|a| !a.is_empty()) {
         params.push(("ipaddr", a));
     }
-    if !ctx.hostname.is_empty() {
-        params.push(("hostname", &ctx.hostname));
+    // The host-name lookup started with the login; it may take at most half of what is left,
+    // so that a silent DNS server leaves preauth its time (D4).
+    let half = deadline.left() / 2;
+    let hostname = ctx.hostname.get(&deadline.within(Some(half)));
+    if !hostname.is_empty() {
+        params.push(("hostname", hostname));
     }
     params.push((
         "failmode",
@@ -458,8 +474,10 @@ fn auth_stage(
     if let Some(a) = input.addr.filter(|a| !a.is_empty()) {
         params.push(("ipaddr", a));
     }
-    if !ctx.hostname.is_empty() {
-        params.push(("hostname", &ctx.hostname));
+    let (deadline, _) = stage_budget(ctx);
+    let hostname = ctx.hostname.get(&deadline);
+    if !hostname.is_empty() {
+        params.push(("hostname", hostname));
     }
     params.push(("pushinfo", &pushinfo));
     if let Some(t) = txid.filter(|_| input.flags.verified_push) {

@@ -116,12 +116,18 @@ pub fn run(
             None => {
                 let ctx = ctx.get_or_insert_with(|| Context {
                     cfg,
-                    hostname: crate::user::netaddr::fqdn(),
+                    hostname: crate::user::netaddr::HostName::start(),
                     local_ip: crate::user::netaddr::local_ip(),
                 });
-                let o = attempt(client, ctx, &input, &mut env_factor, ui, &mut seen);
-                window.learn(&o, client);
-                o
+                attempt(
+                    client,
+                    ctx,
+                    &input,
+                    &mut env_factor,
+                    ui,
+                    &mut seen,
+                    &mut window,
+                )
             }
         };
         match outcome {

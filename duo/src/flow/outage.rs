@@ -152,9 +152,15 @@ struct On {
     place: Place,
     window: i64,
     every: i64,
+    /// How long a probe's claim holds while its login is alive but has not finished
+    /// (stopped, for example): the stage budget plus [`PROBE_SLACK`].
+    lease: i64,
     failmode: FailMode,
     host: String,
     check: Check,
+    /// While this login probes: the state file, holding the prober's lock (see
+    /// [`Check::Probe`]). Closing it, also by the death of the process, releases the lock.
+    probe_lock: Option<File>,
 }
 
 /// What the state said when the login started.
@@ -162,11 +168,21 @@ struct On {
 enum Check {
     /// No open window (or none that can be trusted): ask Duo as usual.
     Network,
-    /// The window is open since the given time and this login is the probe: ask Duo.
-    Probe(i64),
+    /// The window is open since `since` and this login is the probe: ask Duo. It claimed the
+    /// probe slot by writing `probe = claimed` over `before`; until it learns something, it
+    /// holds an open-file-description lock on the state file so that other logins can tell
+    /// a live probe from a dead one. A probe that learns nothing gives the slot back.
+    Probe {
+        since: i64,
+        claimed: i64,
+        before: i64,
+    },
     /// The window is open since the given time: the failmode verdict, without the network.
     Memory(i64),
 }
+
+/// Seconds a live probe may take beyond its stage budget before its claim is void.
+pub const PROBE_SLACK: i64 = 5;
 
 impl Window {
     /// Look at the outage window of `cfg` for this login. When this login is to be the probe,
@@ -176,19 +192,29 @@ impl Window {
         if cfg.outage_window == 0 {
             return Window { on: None };
         }
+        let stage = cfg
+            .https_timeout
+            .map_or(crate::flow::attempt::DEFAULT_STAGE_SECS, u64::from);
         let mut on = On {
             place: Place::new(cfg, crate::sys::effective_uid()),
             window: i64::from(cfg.outage_window),
             every: i64::from(cfg.outage_probe_interval),
+            lease: i64::try_from(stage)
+                .unwrap_or(i64::MAX)
+                .saturating_add(PROBE_SLACK),
             failmode: cfg.failmode,
             host: cfg.host.to_string(),
             check: Check::Network,
+            probe_lock: None,
         };
         match on.consult() {
-            Ok(c) => on.check = c,
+            Ok((c, lock)) => {
+                on.check = c;
+                on.probe_lock = lock;
+            }
             Err(why) => warn(&why),
         }
-        if let Check::Probe(since) = on.check {
+        if let Check::Probe { since, .. } = on.check {
             log(
                 Priority::Info,
                 &format!(
@@ -219,23 +245,38 @@ impl Window {
         })
     }
 
-    /// Learn from an attempt that went to the network: a failmode verdict caused by
-    /// unreachability opens or extends the window; any answer from the service closes it;
-    /// anything else (a local failure) changes nothing.
-    pub fn learn(&mut self, outcome: &Outcome, client: &Client) {
+    /// Learn from the ping/preauth stage of an attempt that went to the network: a failmode
+    /// verdict caused by unreachability opens or extends the window; any answer from the
+    /// service closes it; anything else (a local failure) changes nothing, except that a probe
+    /// gives its claim back so that the next login probes. `verdict` is the stage's outcome
+    /// when it decided the attempt (`None` when Duo asked for a second factor).
+    pub fn learn(&mut self, verdict: Option<&Outcome>, client: &Client) {
         let Some(on) = self.on.as_mut() else {
             return;
         };
-        let failmode = matches!(outcome, Outcome::FailSafe(_) | Outcome::FailSecure(_));
+        let failmode = matches!(verdict, Some(Outcome::FailSafe(_) | Outcome::FailSecure(_)));
         let r = if failmode && client.last_call_unreachable() {
+            on.settle();
             on.failed()
         } else if client.answered() {
+            on.settle();
             on.answered()
         } else {
-            return;
+            on.hand_back()
         };
         if let Err(why) = r {
             warn(&why);
+        }
+    }
+}
+
+impl Drop for Window {
+    /// A probe that ends before it learnt anything (an error, a panic) gives its claim back.
+    fn drop(&mut self) {
+        if let Some(on) = self.on.as_mut() {
+            if let Err(why) = on.hand_back() {
+                warn(&why);
+            }
         }
     }
 }
@@ -248,17 +289,20 @@ fn warn(why: &str) {
 }
 
 impl On {
-    fn consult(&self) -> Result<Check, String> {
+    /// Read the state: what this login does, and (for the probe) the state file holding the
+    /// prober's lock.
+    fn consult(&self) -> Result<(Check, Option<File>), String> {
+        let network = Ok((Check::Network, None));
         let base = match self.place.base(false) {
             Ok(b) => b,
-            Err(DirError::Missing(_)) if !self.place.configured => return Ok(Check::Network),
+            Err(DirError::Missing(_)) if !self.place.configured => return network,
             Err(e) => return Err(e.text()),
         };
         let Some(dir) = self.place.sub(&base, false)? else {
-            return Ok(Check::Network);
+            return network;
         };
         let Some(file) = self.place.file(&dir, false)? else {
-            return Ok(Check::Network);
+            return network;
         };
         let path = self.place.path();
         if !lock(&file, true) {
@@ -266,18 +310,98 @@ impl On {
         }
         let now = now_secs();
         let Some(Stored::Open(o)) = read(&file).and_then(|t| parse(&t, now)) else {
-            return Ok(Check::Network);
+            return network;
         };
         if now >= o.end(self.window) {
-            return Ok(Check::Network);
+            return network;
         }
+        // Whether the prober of the last claim is still running: it holds the lock, which the
+        // kernel drops when its process dies. Taking it makes this login the prober.
+        let free =
+            crate::sys::try_ofd_lock(&file).map_err(|e| format!("{path}: {}", strerror(&e)))?;
         if now < o.probe.saturating_add(self.every) {
-            return Ok(Check::Memory(o.since));
+            // A probe that failed has recorded its failure (`last` not before `probe`); one
+            // that is still running holds its claim for at most its lease.
+            let settled = o.last >= o.probe;
+            let alive = !free && now < o.probe.saturating_add(self.lease);
+            if settled || alive {
+                return Ok((Check::Memory(o.since), None));
+            }
+            if o.last < o.probe {
+                log(
+                    Priority::Info,
+                    &format!(
+                        "Duo outage window: the probe that started at {} did not finish; this login probes instead",
+                        crate::api::timefmt::rfc3339(o.probe)
+                    ),
+                );
+            }
         }
         // This login is the probe: claim the slot before anyone else can look.
         write(&file, &Stored::Open(Open { probe: now, ..o }))
             .map_err(|e| format!("{path}: {}", strerror(&e)))?;
-        Ok(Check::Probe(o.since))
+        let check = Check::Probe {
+            since: o.since,
+            claimed: now,
+            before: o.probe,
+        };
+        // The file stays open for the lock that marks the probe as alive; the flock that
+        // guards reads and writes is given up now, so that other logins do not wait.
+        crate::sys::unflock(&file).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        Ok((check, free.then_some(file)))
+    }
+
+    /// This login learnt something: it is no longer a pending probe.
+    fn settle(&mut self) {
+        if matches!(self.check, Check::Probe { .. }) {
+            self.check = Check::Network;
+        }
+        self.probe_lock = None;
+    }
+
+    /// A probe that learnt nothing: put back the probe time it replaced, if nobody has
+    /// changed the state since, so that the next login probes. Does nothing for a login that
+    /// is not a pending probe.
+    fn hand_back(&mut self) -> Result<(), String> {
+        let Check::Probe {
+            claimed, before, ..
+        } = self.check
+        else {
+            return Ok(());
+        };
+        self.check = Check::Network;
+        let _lock = self.probe_lock.take();
+        let base = match self.place.base(false) {
+            Ok(b) => b,
+            Err(DirError::Missing(_)) => return Ok(()),
+            Err(e) => return Err(e.text()),
+        };
+        let Some(dir) = self.place.sub(&base, false)? else {
+            return Ok(());
+        };
+        let Some(file) = self.place.file(&dir, false)? else {
+            return Ok(());
+        };
+        let path = self.place.path();
+        if !lock(&file, true) {
+            return Err(format!("{path} is locked"));
+        }
+        let now = now_secs();
+        match read(&file).and_then(|t| parse(&t, now)) {
+            Some(Stored::Open(o)) if o.probe == claimed && o.last < o.probe => {
+                write(&file, &Stored::Open(Open { probe: before, ..o }))
+                    .map_err(|e| format!("{path}: {}", strerror(&e)))?;
+                log(
+                    Priority::Info,
+                    &format!(
+                        "Duo outage window: this login's probe of {} learnt nothing (no answer and no network failure); the next login probes",
+                        self.host
+                    ),
+                );
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The service was unreachable: open the window, or extend the open one.

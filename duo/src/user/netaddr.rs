@@ -21,12 +21,104 @@ pub fn local_ip() -> Option<String> {
 }
 
 /// This host's canonical name (gethostname + getaddrinfo AI_CANONNAME), at most 255 bytes.
+/// Waits as long as the resolver takes: a login uses [`HostName`] instead.
 pub fn fqdn() -> String {
     let Some(raw) = crate::sys::hostname() else {
         return String::new();
     };
     let name = crate::sys::canonical_name(&raw).unwrap_or(raw);
     crate::log::truncate(&name, 255).to_string()
+}
+
+/// Stack of the lookup thread, set explicitly so that nothing in the environment chooses it.
+const LOOKUP_STACK: usize = 512 << 10;
+
+/// This host's name as sent to Duo (`hostname`), looked up inside the login's time budget
+/// (docs/BEHAVIOUR.md §0a D4): the canonical name is looked up on a thread started when the
+/// login begins, and the flow waits for it only within its own budget. When the lookup has
+/// not answered in time (a silent DNS server and a name that is not in /etc/hosts) or fails,
+/// the name from `gethostname` is sent. A thread left behind finishes its lookup on its own,
+/// bounded by the resolver's timeouts, as the API host's lookup thread does.
+pub struct HostName {
+    raw: String,
+    pending: std::cell::RefCell<Option<std::sync::mpsc::Receiver<Option<String>>>>,
+    known: std::cell::OnceCell<String>,
+}
+
+impl HostName {
+    /// Start looking this host's canonical name up.
+    pub fn start() -> HostName {
+        let raw = crate::sys::hostname().unwrap_or_default();
+        let h = HostName {
+            raw: crate::log::truncate(&raw, 255).to_string(),
+            pending: std::cell::RefCell::new(None),
+            known: std::cell::OnceCell::new(),
+        };
+        if raw.is_empty() {
+            let _ = h.known.set(String::new());
+            return h;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("duo-hostname".into())
+            .stack_size(LOOKUP_STACK)
+            .spawn(move || {
+                let _ = tx.send(crate::sys::canonical_name(&raw));
+            });
+        match started {
+            Ok(_) => *h.pending.borrow_mut() = Some(rx),
+            // Without a thread there is no lookup that could be bounded: the plain name.
+            Err(_) => {
+                let _ = h.known.set(h.raw.clone());
+            }
+        }
+        h
+    }
+
+    /// A name known from the start, for tests.
+    pub fn fixed(name: &str) -> HostName {
+        let h = HostName {
+            raw: name.to_string(),
+            pending: std::cell::RefCell::new(None),
+            known: std::cell::OnceCell::new(),
+        };
+        let _ = h.known.set(name.to_string());
+        h
+    }
+
+    /// The name, waiting for the lookup at most within `deadline`.
+    pub fn get(&self, deadline: &crate::api::deadline::Deadline<'_>) -> &str {
+        if let Some(n) = self.known.get() {
+            return n;
+        }
+        let name = self.wait(deadline);
+        self.known.get_or_init(|| name)
+    }
+
+    fn wait(&self, deadline: &crate::api::deadline::Deadline<'_>) -> String {
+        let Some(rx) = self.pending.borrow_mut().take() else {
+            return self.raw.clone();
+        };
+        let mut looked = false;
+        while let Some(wait) = deadline.wait_or_last_look(&mut looked) {
+            match rx.recv_timeout(wait.slice) {
+                Ok(found) => {
+                    let name = found.unwrap_or_else(|| self.raw.clone());
+                    return crate::log::truncate(&name, 255).to_string();
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        log(
+            Priority::Info,
+            &format!(
+                "the canonical name of this host ('{}') was not found in time; sending the name as it is",
+                crate::sanitize::sanitize(&self.raw)
+            ),
+        );
+        self.raw.clone()
+    }
 }
 
 /// The client address to report. `raw` is the address source (PAM_RHOST, the first token of
@@ -83,6 +175,28 @@ mod tests {
         assert_ne!(replaced, "host.example");
         assert!(replaced == "none" || is_ip_literal(&replaced));
         assert!(client_address(None, true).is_some());
+    }
+
+    #[test]
+    fn the_host_name_is_found_within_the_budget() {
+        use crate::api::deadline::Deadline;
+        let h = HostName::start();
+        let d = Deadline::new(std::time::Duration::from_secs(30));
+        assert_eq!(h.get(&d), fqdn());
+        // An empty budget gives the name as it is at once (or the canonical one if the
+        // lookup happened to answer already).
+        let h = HostName::start();
+        let spent = Deadline::new(std::time::Duration::ZERO);
+        let started = std::time::Instant::now();
+        let got = h.get(&spent).to_string();
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+        assert!(
+            got == crate::sys::hostname().unwrap() || got == fqdn(),
+            "{got}"
+        );
+        // Once chosen, the name stays the same for the login.
+        assert_eq!(h.get(&d), got);
+        assert_eq!(HostName::fixed("h.example").get(&spent), "h.example");
     }
 
     #[test]

@@ -35,10 +35,27 @@ fn on(cfg: &Config) -> On {
         place: Place::new(cfg, crate::sys::effective_uid()),
         window: i64::from(cfg.outage_window),
         every: i64::from(cfg.outage_probe_interval),
+        lease: 35,
         failmode: cfg.failmode,
         host: cfg.host.to_string(),
         check: Check::Network,
+        probe_lock: None,
     }
+}
+
+/// What `w` would do, without keeping a probe's lock.
+fn look(w: &On) -> Result<Check, String> {
+    w.consult().map(|(c, _)| c)
+}
+
+/// The probe time stored in the state file of `cfg`.
+fn stored_probe(cfg: &Config) -> i64 {
+    let text = std::fs::read_to_string(state_path(cfg, crate::sys::effective_uid())).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("probe "))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn plant(cfg: &Config, text: &str) -> PathBuf {
@@ -154,7 +171,7 @@ fn failure_opens_memory_answers_probe_claims_once_and_an_answer_closes() {
     let base = base_dir();
     let cfg = config(&base);
     let w = on(&cfg);
-    assert_eq!(w.consult(), Ok(Check::Network), "no state yet");
+    assert_eq!(look(&w), Ok(Check::Network), "no state yet");
     assert_eq!(status(&cfg), None);
     w.failed().unwrap();
     let p = state_path(&cfg, crate::sys::effective_uid());
@@ -166,12 +183,18 @@ fn failure_opens_memory_answers_probe_claims_once_and_an_answer_closes() {
     assert_eq!(st.until, st.last_failure + 60);
     assert_eq!(st.next_probe, st.since + 5);
     // Within the probe interval of the failure: the verdict from memory.
-    assert_eq!(w.consult(), Ok(Check::Memory(st.since)));
+    assert_eq!(look(&w), Ok(Check::Memory(st.since)));
     // A free probe slot is claimed by exactly one login.
     let now = now_secs();
     plant(&cfg, &open_text(now - 20, now - 10, now - 10));
-    assert_eq!(w.consult(), Ok(Check::Probe(now - 20)));
-    assert_eq!(w.consult(), Ok(Check::Memory(now - 20)));
+    let (c, lock) = w.consult().unwrap();
+    assert!(
+        matches!(c, Check::Probe { since, claimed, before } if since == now - 20 && claimed >= now && before == now - 10),
+        "{c:?}"
+    );
+    assert!(lock.is_some(), "the probe holds the prober's lock");
+    assert_eq!(look(&w), Ok(Check::Memory(now - 20)));
+    drop(lock);
     // A failed probe extends the window, keeping `since`.
     w.failed().unwrap();
     let st = status(&cfg).unwrap();
@@ -183,7 +206,7 @@ fn failure_opens_memory_answers_probe_claims_once_and_an_answer_closes() {
         std::fs::read_to_string(&p).unwrap(),
         format!("{HEADER}\nclosed\n")
     );
-    assert_eq!(w.consult(), Ok(Check::Network));
+    assert_eq!(look(&w), Ok(Check::Network));
     assert_eq!(status(&cfg), None);
     // A failure after that starts a new outage.
     w.failed().unwrap();
@@ -198,7 +221,7 @@ fn an_expired_window_is_closed_and_a_new_failure_restarts_it() {
     let w = on(&cfg);
     let now = now_secs();
     plant(&cfg, &open_text(now - 500, now - 61, now - 61));
-    assert_eq!(w.consult(), Ok(Check::Network));
+    assert_eq!(look(&w), Ok(Check::Network));
     assert_eq!(status(&cfg), None);
     w.failed().unwrap();
     assert!(
@@ -250,26 +273,26 @@ fn untrusted_state_files_are_ignored() {
     let now = now_secs();
     let open = open_text(now - 10, now - 1, now - 1);
     let p = plant(&cfg, &open);
-    assert!(matches!(w.consult(), Ok(Check::Memory(_))), "control");
+    assert!(matches!(look(&w), Ok(Check::Memory(_))), "control");
     // Wrong mode.
     for mode in [0o644, 0o640, 0o400, 0o700, 0o4600] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        let e = w.consult().unwrap_err();
+        let e = look(&w).unwrap_err();
         assert!(e.contains("not 0600"), "{mode:o}: {e}");
     }
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     // Two links.
     let twin = base.join("twin");
     std::fs::hard_link(&p, &twin).unwrap();
-    assert!(w.consult().unwrap_err().contains("2 links"));
+    assert!(look(&w).unwrap_err().contains("2 links"));
     std::fs::remove_file(&twin).unwrap();
     // Too large.
     std::fs::write(&p, format!("{open}{}", " ".repeat(300))).unwrap();
-    assert!(w.consult().unwrap_err().contains("bytes"));
+    assert!(look(&w).unwrap_err().contains("bytes"));
     // Garbage and times in the future: no window, and a failure overwrites them.
     for text in ["garbage\n", &open_text(now + 100, now + 100, now + 100)] {
         std::fs::write(&p, text).unwrap();
-        assert_eq!(w.consult(), Ok(Check::Network));
+        assert_eq!(look(&w), Ok(Check::Network));
         assert_eq!(status(&cfg), None);
     }
     w.failed().unwrap();
@@ -280,7 +303,7 @@ fn untrusted_state_files_are_ignored() {
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::remove_file(&p).unwrap();
     symlink(&real, &p).unwrap();
-    assert!(w.consult().unwrap_err().contains("symbolic link"));
+    assert!(look(&w).unwrap_err().contains("symbolic link"));
     assert!(w.failed().is_err(), "never written through a link");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), open);
     std::fs::remove_file(&p).unwrap();
@@ -291,13 +314,13 @@ fn untrusted_state_files_are_ignored() {
         .status()
         .unwrap();
     assert!(made.success());
-    assert!(w.consult().unwrap_err().contains("not a regular file"));
+    assert!(look(&w).unwrap_err().contains("not a regular file"));
     std::fs::remove_file(&p).unwrap();
     // A directory of the wrong mode.
     let dir = p.parent().unwrap();
     plant(&cfg, &open);
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert!(w.consult().unwrap_err().contains("mode 0700"));
+    assert!(look(&w).unwrap_err().contains("mode 0700"));
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     // A base directory writable by others, or reached through a link.
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -338,28 +361,177 @@ fn concurrent_logins_keep_the_state_whole_and_claim_one_probe() {
                 let cfg = &cfg;
                 s.spawn(move || {
                     let w = on(cfg);
-                    let c = w.consult().unwrap();
+                    // The prober keeps its lock until every thread is done, as a live probe
+                    // would.
+                    let (c, lock) = w.consult().unwrap();
                     match i % 3 {
-                        0 => w.failed().unwrap(),
+                        0 if !matches!(c, Check::Probe { .. }) => w.failed().unwrap(),
                         _ => {
-                            let _ = w.consult().unwrap();
+                            let _ = look(&w).unwrap();
                         }
                     }
-                    c
+                    (c, lock)
                 })
             })
             .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
+        let all: Vec<(Check, Option<File>)> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+        all.into_iter().map(|(c, _)| c).collect()
     });
     let probes = checks
         .iter()
-        .filter(|c| matches!(c, Check::Probe(_)))
+        .filter(|c| matches!(c, Check::Probe { .. }))
         .count();
     assert_eq!(probes, 1, "{checks:?}");
     assert!(checks
         .iter()
-        .all(|c| matches!(c, Check::Probe(s) | Check::Memory(s) if *s == now - 20)));
+        .all(|c| matches!(c, Check::Probe { since: s, .. } | Check::Memory(s) if *s == now - 20)));
     let st = status(&cfg).expect("whole and open");
     assert_eq!(st.since, now - 20);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_probe_that_learns_nothing_gives_its_claim_back() {
+    let base = base_dir();
+    let cfg = config(&base);
+    let now = now_secs();
+    plant(&cfg, &open_text(now - 20, now - 10, now - 10));
+    let mut w = on(&cfg);
+    let (c, lock) = w.consult().unwrap();
+    assert!(matches!(c, Check::Probe { .. }), "{c:?}");
+    assert!(stored_probe(&cfg) >= now, "the claim is written");
+    w.check = c;
+    w.probe_lock = lock;
+    let other = on(&cfg);
+    assert_eq!(look(&other), Ok(Check::Memory(now - 20)), "claimed");
+    w.hand_back().unwrap();
+    assert_eq!(stored_probe(&cfg), now - 10, "the window as it was found");
+    assert!(w.probe_lock.is_none() && w.check == Check::Network);
+    // The next login probes.
+    assert!(matches!(look(&other), Ok(Check::Probe { .. })));
+    // Giving back twice, or a login that never probed, changes nothing.
+    plant(&cfg, &open_text(now - 20, now - 10, now - 4));
+    w.hand_back().unwrap();
+    on(&cfg).hand_back().unwrap();
+    assert_eq!(stored_probe(&cfg), now - 4);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_hand_back_never_undoes_what_another_login_learnt() {
+    let base = base_dir();
+    let cfg = config(&base);
+    let now = now_secs();
+    plant(&cfg, &open_text(now - 20, now - 10, now - 10));
+    let mut w = on(&cfg);
+    let (c, lock) = w.consult().unwrap();
+    w.check = c;
+    w.probe_lock = lock;
+    // Meanwhile another login saw the service unreachable...
+    on(&cfg).failed().unwrap();
+    w.hand_back().unwrap();
+    let st = status(&cfg).unwrap();
+    assert!(st.last_failure >= now && stored_probe(&cfg) >= now, "kept");
+    // ...or saw it answer.
+    let (c, lock) = {
+        plant(&cfg, &open_text(now - 20, now - 10, now - 10));
+        w.consult().unwrap()
+    };
+    w.check = c;
+    w.probe_lock = lock;
+    on(&cfg).answered().unwrap();
+    w.hand_back().unwrap();
+    assert_eq!(status(&cfg), None, "still closed");
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_dead_probe_is_void_at_once_and_a_stopped_one_after_its_lease() {
+    let base = base_dir();
+    let cfg = config(&base);
+    let now = now_secs();
+    // A prober that was killed: its claim is written, its lock is gone with it.
+    plant(&cfg, &open_text(now - 20, now - 10, now - 10));
+    let w = on(&cfg);
+    let (c, lock) = w.consult().unwrap();
+    assert!(matches!(c, Check::Probe { .. }));
+    drop(lock);
+    let (c, lock) = w.consult().unwrap();
+    assert!(
+        matches!(c, Check::Probe { before, .. } if before >= now),
+        "{c:?}"
+    );
+    // A prober that is alive (holds the lock) keeps its claim for its lease...
+    let p = plant(&cfg, &open_text(now - 20, now - 10, now - 3));
+    drop(lock);
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&p)
+        .unwrap();
+    assert!(crate::sys::try_ofd_lock(&held).unwrap());
+    assert_eq!(
+        look(&w),
+        Ok(Check::Memory(now - 20)),
+        "alive, within its lease"
+    );
+    // ...and not longer: a stopped prober cannot hold the window.
+    let mut short = on(&cfg);
+    short.lease = 2;
+    assert!(matches!(look(&short), Ok(Check::Probe { .. })));
+    // A probe that recorded a failure has settled: the interval holds whoever has the lock.
+    plant(&cfg, &open_text(now - 20, now - 2, now - 3));
+    drop(held);
+    assert_eq!(look(&w), Ok(Check::Memory(now - 20)));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn a_window_dropped_while_probing_gives_the_claim_back() {
+    let base = base_dir();
+    let cfg = config(&base);
+    let now = now_secs();
+    plant(&cfg, &open_text(now - 20, now - 10, now - 10));
+    let w = Window::open(&cfg);
+    assert!(matches!(
+        w.on.as_ref().map(|o| o.check),
+        Some(Check::Probe { .. })
+    ));
+    assert!(stored_probe(&cfg) >= now);
+    drop(w);
+    assert_eq!(stored_probe(&cfg), now - 10);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A user who makes the probe fail on this machine in every interval (a kill, a local
+/// error) cannot keep the window open: each failed probe hands its claim back or dies with
+/// its lock, and the first probe that reaches Duo closes the window.
+#[test]
+fn a_user_who_fails_every_probe_cannot_hold_the_window_open() {
+    let base = base_dir();
+    for mode in [FailMode::Safe, FailMode::Secure] {
+        let mut cfg = config(&base);
+        cfg.failmode = mode;
+        let now = now_secs();
+        plant(&cfg, &open_text(now - 30, now - 10, now - 10));
+        for round in 0..5 {
+            let mut w = on(&cfg);
+            let (c, lock) = w.consult().unwrap();
+            assert!(matches!(c, Check::Probe { .. }), "round {round}: {c:?}");
+            w.check = c;
+            w.probe_lock = lock;
+            if round % 2 == 0 {
+                w.hand_back().unwrap(); // a local error
+            } else {
+                drop(w); // killed: the lock goes with the process
+            }
+        }
+        // The next clean login asks Duo, which answers: closed.
+        let w = on(&cfg);
+        assert!(matches!(look(&w), Ok(Check::Probe { .. })));
+        w.answered().unwrap();
+        assert_eq!(status(&cfg), None);
+        assert_eq!(look(&w), Ok(Check::Network));
+    }
     let _ = std::fs::remove_dir_all(&base);
 }
