@@ -38,6 +38,14 @@ use std::time::{Duration, Instant};
 use duo_tests::users::TempUser;
 use duo_tests::{Captured, Mock, Spawned, IKEY, SKEY};
 
+// Issue 20's rows, one file each (tests/tests/hostile/).
+#[path = "hostile/probe.rs"]
+mod probe;
+#[path = "hostile/proxy_hop.rs"]
+mod proxy_hop;
+#[path = "hostile/silent_dns.rs"]
+mod silent_dns;
+
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";
 /// `PATH` of every run.

@@ -166,8 +166,8 @@ fn connect(
     deadline: &Deadline<'_>,
 ) -> Result<TcpStream, OpenError> {
     let mut timed_out_last = false;
-    // Why the last unusable address on this host could not be used.
-    let mut local_hop: Option<String> = None;
+    // Why each unusable address on this host could not be used.
+    let mut local_hop: Vec<String> = Vec::new();
     for addr in addrs {
         let on_host = match hop {
             Hop::Service => false,
@@ -184,7 +184,7 @@ fn connect(
             Err(e) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
             Err(e) => {
                 if on_host {
-                    local_hop = Some(format!(
+                    local_hop.push(format!(
                         "the proxy at {addr} on this host did not accept the connection ({})",
                         crate::sys::strerror(&e)
                     ));
@@ -210,7 +210,7 @@ fn connect(
                     let _ = s.set_nodelay(true);
                     return Ok(s);
                 }
-                Err(why) => local_hop = Some(why),
+                Err(why) => local_hop.push(why),
             },
             Some(Ok(s)) => {
                 let _ = s.set_nodelay(true);
@@ -219,7 +219,7 @@ fn connect(
             Some(Err(e)) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
             Some(Err(e)) => {
                 if on_host {
-                    local_hop = Some(format!(
+                    local_hop.push(format!(
                         "the proxy at {addr} on this host did not accept the connection ({})",
                         crate::sys::strerror(&e)
                     ));
@@ -228,7 +228,7 @@ fn connect(
             }
             None => {
                 if on_host {
-                    local_hop = Some(format!(
+                    local_hop.push(format!(
                         "the proxy at {addr} on this host did not accept the connection in time"
                     ));
                 }
@@ -239,9 +239,10 @@ fn connect(
             break;
         }
     }
-    if let Some(why) = local_hop {
+    if !local_hop.is_empty() {
         return Err(OpenError::Local(format!(
-            "{why}; a proxy on this host counts only when it runs as root or a system account"
+            "{}; a proxy on this host counts only when it runs as root or a system account",
+            local_hop.join("; ")
         )));
     }
     Err(OpenError::net("Failed to connect", timed_out_last))

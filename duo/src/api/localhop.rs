@@ -56,6 +56,8 @@ struct Row {
 
 /// The kernel's TCP state of a listening socket.
 const LISTEN: u8 = 0x0A;
+/// The kernel's TCP state of an open connection.
+const ESTABLISHED: u8 = 0x01;
 
 /// An address as the kernel prints it: `0100007F:0CEA` (IPv4, the 32-bit word in host byte
 /// order) or 32 hex digits (IPv6, four such words), a colon and the port in hex.
@@ -111,13 +113,16 @@ fn rows() -> io::Result<Vec<Row>> {
 }
 
 /// The owner of the socket at the other end of this host's connection from `local` to
-/// `peer`: the row whose own address is `peer` and whose remote address is `local`. `None`
-/// when no such socket exists (the other end is not on this host, or it is already gone).
+/// `peer`: the row whose own address is `peer` and whose remote address is `local`, while it
+/// is an open connection. `None` when there is no such row: the other end is not on this
+/// host, or it has already closed its side. A closed side must not count: the kernel lists a
+/// connection in `TIME_WAIT` (and one in `FIN_WAIT2` after its owner closed it) with uid 0,
+/// whoever owned it, so a user's process that accepts and closes at once would pass for root.
 pub fn peer_owner(local: SocketAddr, peer: SocketAddr) -> io::Result<Option<u32>> {
     let (local, peer) = (unplain(local), unplain(peer));
     Ok(rows()?
         .into_iter()
-        .find(|r| r.state != LISTEN && r.local == peer && r.remote == local)
+        .find(|r| r.state == ESTABLISHED && r.local == peer && r.remote == local)
         .map(|r| r.uid))
 }
 
@@ -209,6 +214,18 @@ mod tests {
             let nobody: SocketAddr = "192.0.2.1:9".parse().unwrap();
             assert_eq!(peer_owner(c.local_addr().unwrap(), nobody).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn an_other_end_that_closed_has_no_owner() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (accepted, _) = l.accept().unwrap();
+        drop(accepted);
+        // The closed side lingers in the table (FIN_WAIT2/TIME_WAIT, listed as uid 0).
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let owner = peer_owner(c.local_addr().unwrap(), c.peer_addr().unwrap()).unwrap();
+        assert_eq!(owner, None);
     }
 
     #[test]
