@@ -211,6 +211,68 @@ fn open(
     }
 }
 
+/// What is wrong with a proxy on this host (docs/BEHAVIOUR.md §0a D15): for each address of
+/// the proxy that is on this host, a listener owned by an ordinary user (logins refuse it), or
+/// no listener at all (any local user could take the port). Nothing for a proxy elsewhere, or
+/// when the name does not resolve (the network check reports that).
+fn local_proxy_problems(p: &Proxy, deadline: Instant) -> Vec<Problem> {
+    use duo::api::localhop::{is_on_this_host, listener_owners, trusted_owner, SYS_UID_MAX};
+    let Ok(addrs) = lookup(&p.host, p.port, deadline) else {
+        return Vec::new();
+    };
+    let fix = format!(
+        "run the proxy as root or as a system account (uid {SYS_UID_MAX} or below), listening on every address that {} resolves to, or set http_proxy to an address it listens on",
+        p.host
+    );
+    let mut out = Vec::new();
+    for a in addrs {
+        match is_on_this_host(a.ip()) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                out.push((
+                    format!("cannot list this host's addresses to check the proxy {a}: {e}"),
+                    fix.clone(),
+                ));
+                continue;
+            }
+        }
+        match listener_owners(a) {
+            Ok(owners) if owners.is_empty() => out.push((
+                format!(
+                    "nothing listens on {a}, an address of the proxy {} on this host: any local user could listen there (logins pass over an address served by an ordinary user)",
+                    p.host
+                ),
+                fix.clone(),
+            )),
+            Ok(owners) => {
+                let bad: Vec<String> = owners
+                    .iter()
+                    .filter(|u| !trusted_owner(**u))
+                    .map(|u| match duo::sys::getpwuid(duo::sys::Uid(*u)) {
+                        Some(pw) => format!("uid {u} ({})", pw.name),
+                        None => format!("uid {u}"),
+                    })
+                    .collect();
+                if !bad.is_empty() {
+                    out.push((
+                        format!(
+                            "the proxy at {a} on this host is served by {}, not by root or a system account: logins refuse it (Error in Duo login)",
+                            bad.join(", ")
+                        ),
+                        fix.clone(),
+                    ));
+                }
+            }
+            Err(e) => out.push((
+                format!("cannot tell who serves the proxy at {a}: {e}"),
+                fix.clone(),
+            )),
+        }
+    }
+    out
+}
+
 fn wait_again(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
@@ -447,6 +509,13 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         }
     };
     let all_later = [Check::Tls, Check::Clock, Check::Credentials];
+
+    // A proxy on this host must be served by root or a system account (D15).
+    if let Some(p) = &proxy {
+        for (finding, fix) in local_proxy_problems(p, Instant::now() + step) {
+            report.add(Check::Network, Level::Warning, subject, finding, fix);
+        }
+    }
 
     // Network.
     let sock = match open(&host, port, proxy.as_ref(), Instant::now() + step) {

@@ -588,6 +588,69 @@ fn a_proxy_answering_407_is_a_network_error_with_its_fix() {
     assert!(m.requests().is_empty(), "nothing reached the mock");
 }
 
+/// A proxy on this host served by an ordinary user is a network warning (D15); the same proxy
+/// address served by root is not.
+#[test]
+#[ignore = "needs root"]
+fn a_local_proxy_served_by_an_ordinary_user_is_a_warning() {
+    duo_tests::require_root();
+    let m = Mock::start(&[]);
+    let tree = healthy_tree();
+    let conf = |port: u16| {
+        conf_for(
+            &m.dir,
+            &format!("127.0.0.1:{}", m.port),
+            Some(&m.ca),
+            &format!("http_proxy = http://127.0.0.1:{port}\n"),
+        )
+        .display()
+        .to_string()
+    };
+    let warned = |j: &Value| {
+        rows(j, "network")
+            .iter()
+            .any(|(st, _, f, _)| st == "warning" && f.contains("on this host is served by"))
+    };
+    // Root's proxy: no such warning.
+    let root = Proxy407::start();
+    let (_, j, _) = report(&["--conf", &conf(root.port), "--root", &root_arg(&tree)]);
+    assert!(!warned(&j), "{}", pretty(&j));
+    // An ordinary user's listener on the proxy's address.
+    let user = duo_tests::users::TempUser::create("duock", "duo-check proxy test");
+    let mut squatter = Command::new("setpriv")
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .args(["--clear-groups", "--", "/usr/bin/python3", "-c"])
+        .arg(
+            "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(8)\n\
+             print(s.getsockname()[1],flush=True)\ntime.sleep(60)\n",
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the user's listener");
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let out = squatter.stdout.take().expect("stdout");
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let port: u16 = line.trim().parse().expect("the listener's port");
+    let (_, j, _) = report(&["--conf", &conf(port), "--root", &root_arg(&tree)]);
+    let _ = squatter.kill();
+    let _ = squatter.wait();
+    let (finding, fix) = expect_row(
+        &j,
+        "network",
+        "warning",
+        &[&format!(
+            "the proxy at 127.0.0.1:{port} on this host is served by uid {}",
+            user.uid
+        )],
+    );
+    assert!(finding.contains(&user.name), "{finding}");
+    assert!(fix.contains("root or as a system account"), "{fix}");
+}
+
 /// Run the PAM/sshd/login_duo checks on a tree, with a config whose network check fails at
 /// once (a refused port).
 fn scratch(tree: &Tree, extra_args: &[&str]) -> (i32, Value) {
