@@ -41,8 +41,35 @@ const LOOKUP_STACK: usize = 512 << 10;
 /// bounded by the resolver's timeouts, as the API host's lookup thread does.
 pub struct HostName {
     raw: String,
-    pending: std::cell::RefCell<Option<std::sync::mpsc::Receiver<Option<String>>>>,
+    pending: std::cell::RefCell<Option<Lookup>>,
     known: std::cell::OnceCell<String>,
+}
+
+/// The lookup thread and where its answer comes.
+struct Lookup {
+    answer: std::sync::mpsc::Receiver<Option<String>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Lookup {
+    /// Join the thread if it has answered (it is then ending), so that no thread outlives the
+    /// login; one still waiting on the resolver is left to finish on its own.
+    fn finish(self) {
+        if !matches!(
+            self.answer.try_recv(),
+            Err(std::sync::mpsc::TryRecvError::Empty)
+        ) {
+            let _ = self.thread.join();
+        }
+    }
+}
+
+impl Drop for HostName {
+    fn drop(&mut self) {
+        if let Some(l) = self.pending.get_mut().take() {
+            l.finish();
+        }
+    }
 }
 
 impl HostName {
@@ -66,7 +93,7 @@ impl HostName {
                 let _ = tx.send(crate::sys::canonical_name(&raw));
             });
         match started {
-            Ok(_) => *h.pending.borrow_mut() = Some(rx),
+            Ok(thread) => *h.pending.borrow_mut() = Some(Lookup { answer: rx, thread }),
             // Without a thread there is no lookup that could be bounded: the plain name.
             Err(_) => {
                 let _ = h.known.set(h.raw.clone());
@@ -96,20 +123,25 @@ impl HostName {
     }
 
     fn wait(&self, deadline: &crate::api::deadline::Deadline<'_>) -> String {
-        let Some(rx) = self.pending.borrow_mut().take() else {
+        let Some(lookup) = self.pending.borrow_mut().take() else {
             return self.raw.clone();
         };
         let mut looked = false;
         while let Some(wait) = deadline.wait_or_last_look(&mut looked) {
-            match rx.recv_timeout(wait.slice) {
+            match lookup.answer.recv_timeout(wait.slice) {
                 Ok(found) => {
+                    let _ = lookup.thread.join();
                     let name = found.unwrap_or_else(|| self.raw.clone());
                     return crate::log::truncate(&name, 255).to_string();
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = lookup.thread.join();
+                    return self.raw.clone();
+                }
             }
         }
+        lookup.finish();
         log(
             Priority::Info,
             &format!(
