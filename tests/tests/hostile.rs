@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 use duo_tests::users::TempUser;
 use duo_tests::{Captured, Mock, Spawned, IKEY, SKEY};
 
+#[path = "hostile/config_files.rs"]
+mod config_files;
+
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";
 /// `PATH` of every run.
