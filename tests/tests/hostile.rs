@@ -40,6 +40,8 @@ use duo_tests::{Captured, Mock, Spawned, IKEY, SKEY};
 
 #[path = "hostile/config_files.rs"]
 mod config_files;
+#[path = "hostile/dumpable.rs"]
+mod dumpable;
 
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";
