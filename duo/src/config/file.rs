@@ -67,7 +67,7 @@ impl std::fmt::Display for Kind {
             Kind::CharDevice => "a character device",
             Kind::BlockDevice => "a block device",
             Kind::Socket => "a socket",
-            Kind::Other => "not a file",
+            Kind::Other => "an unknown kind of file",
         })
     }
 }
