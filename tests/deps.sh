@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     # end-to-end tests: real sshd/ssh, sudo, PAM, users, namespaces, a TLS 1.0 server
     openssh-server openssh-client sudo pamtester libpam-wrapper libpam0g-dev libpam-runtime
-    iproute2 openssl ca-certificates passwd procps util-linux
+    iproute2 openssl ca-certificates passwd procps util-linux strace
     # package tests: .deb and .rpm building and inspection, the SELinux policy
     lintian rpm fakeroot dpkg-dev checkpolicy selinux-policy-dev
     # package tests: an older Debian userland for the glibc 2.17 floor (tests/packaging/test-floor.sh)

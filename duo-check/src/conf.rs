@@ -53,9 +53,11 @@ pub fn check(
 ) -> Option<Config> {
     let subject = path.display().to_string();
     let prog = program(frontend);
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    // The same open as pam_duo and login_duo: without blocking, and only a regular file of
+    // at most 64 KiB (a FIFO or a device there would hang or mislead this check too).
+    let file = match duo::config::file::ConfigFile::open(path) {
+        Ok(f) => f,
+        Err(ConfigError::Open(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             report.add(
                 Check::Config,
                 missing.level,
@@ -68,7 +70,7 @@ pub fn check(
             );
             return None;
         }
-        Err(e) => {
+        Err(ConfigError::Open(e)) => {
             report.add(
                 Check::Config,
                 Level::Error,
@@ -78,17 +80,28 @@ pub fn check(
             );
             return None;
         }
+        Err(e @ (ConfigError::NotRegular(_) | ConfigError::TooLarge { .. })) => {
+            report.add(
+                Check::Config,
+                Level::Error,
+                &subject,
+                format!("{e}; {prog} never reads it and denies every login"),
+                "replace it with the configuration file (a regular file of at most 64 KiB)",
+            );
+            return None;
+        }
+        Err(e) => {
+            report.add(
+                Check::Config,
+                Level::Error,
+                &subject,
+                format!("cannot be read: {e}"),
+                "run duo-check as root",
+            );
+            return None;
+        }
     };
-    if !meta.is_file() {
-        report.add(
-            Check::Config,
-            Level::Error,
-            &subject,
-            "is not a regular file",
-            "replace it with the configuration file",
-        );
-        return None;
-    }
+    let meta = file.metadata().clone();
     let mut sound = true;
     let uid = meta.uid();
     let owner = duo::user::account::by_uid(duo::sys::Uid(uid))
@@ -129,15 +142,15 @@ pub fn check(
             format!("chmod 600 {subject}"),
         );
     }
-    let text = match std::fs::read(path) {
-        Ok(t) => zeroize::Zeroizing::new(t),
+    let text = match file.read() {
+        Ok(t) => t,
         Err(e) => {
             report.add(
                 Check::Config,
                 Level::Error,
                 &subject,
-                format!("cannot be read: {}", duo::sys::strerror(&e)),
-                "run duo-check as root",
+                format!("cannot be read: {e}"),
+                "replace it with the configuration file (a regular file of at most 64 KiB)",
             );
             return None;
         }
@@ -435,5 +448,56 @@ mod tests {
             Frontend::Pam
         );
         assert_eq!(frontend_of(Path::new("/etc/duo/sshd.conf")), Frontend::Pam);
+    }
+
+    #[test]
+    fn only_a_small_regular_file_is_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("duo-check-conf-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo.conf");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let zero = dir.join("zero.conf");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let big = dir.join("big.conf");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(100 << 20)
+            .unwrap();
+        std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let missing = || Missing {
+            level: Level::Error,
+            why: "test".into(),
+        };
+        for (p, what) in [
+            (&fifo, "not a regular file (a FIFO)"),
+            (&zero, "not a regular file (a character device)"),
+            (&dir, "not a regular file (a directory)"),
+            (&big, "104857600 bytes, more than the 65536 allowed"),
+        ] {
+            let mut r = Report::default();
+            let t = std::time::Instant::now();
+            assert!(check(&mut r, p, Frontend::Pam, "sshd", missing()).is_none());
+            assert!(t.elapsed() < std::time::Duration::from_secs(1));
+            let f = r.findings();
+            assert_eq!(f.len(), 1, "{f:?}");
+            assert_eq!(f[0].level, Level::Error);
+            assert!(f[0].finding.starts_with(what), "{:?}", f[0].finding);
+        }
+        let good = dir.join("good.conf");
+        std::fs::write(&good, "[duo]\nikey = I\nskey = S\nhost = h.example.com\n").unwrap();
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut r = Report::default();
+        let cfg = check(&mut r, &good, Frontend::Login, "sshd", missing());
+        assert_eq!(
+            cfg.map(|c| c.host.to_string()).as_deref(),
+            Some("h.example.com")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

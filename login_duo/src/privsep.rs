@@ -1,6 +1,6 @@
 //! Privilege separation for the setuid install (docs/BEHAVIOUR.md §10): the auth runs in a child that drops
 //! to the privsep user; the parent drops to the real user and only execs when the child exits
-//! with status 0.
+//! with status 0. Both make themselves non-dumpable right after their drop.
 
 use crate::die;
 use crate::sys::{self, Exit, Forked, Gid, Uid};
@@ -42,6 +42,18 @@ pub fn is_setuid() -> bool {
     sys::effective_uid() != sys::real_uid()
 }
 
+/// After a privilege drop: keep the caller (parent) or the other processes of the privsep
+/// user (child) from tracing this process or reading its memory, whatever `fs.suid_dumpable`
+/// says. A failure ends the run with status 1, which denies (the parent never execs).
+fn not_dumpable() {
+    if let Err(e) = sys::set_not_dumpable() {
+        die(&format!(
+            "couldn't make the process non-dumpable: {}",
+            duo::sys::strerror(&e)
+        ));
+    }
+}
+
 /// Run `auth` in a child that has dropped to the privsep user, drop this process to the real
 /// user, and return whether the child approved (exited normally with status 0). A child killed
 /// by a signal denies with a message.
@@ -76,6 +88,7 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
                     duo::sys::strerror(&e)
                 ));
             }
+            not_dumpable();
             let code = auth();
             std::process::exit(code);
         }
@@ -88,6 +101,7 @@ pub fn run_separated(auth: impl FnOnce() -> i32) -> bool {
             duo::sys::strerror(&e)
         ));
     }
+    not_dumpable();
     match sys::wait(pid) {
         Ok(Exit::Code(code)) => code == 0,
         Ok(Exit::Signal(sig)) => die(&format!("unprivileged process terminated by signal: {sig}")),

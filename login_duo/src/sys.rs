@@ -44,6 +44,23 @@ pub fn drop_to(uid: Uid, gid: Gid, groups: Option<&[Gid]>) -> io::Result<()> {
     Ok(())
 }
 
+/// Make this process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`) and check that it is: no
+/// core dump, `/proc/<pid>` owned by root, and no `ptrace` by processes of the same user
+/// (docs/BEHAVIOUR.md §10). Called right after each privilege drop of a setuid run, so that
+/// the protection does not depend on the `fs.suid_dumpable` setting.
+pub fn set_not_dumpable() -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes plain integer arguments and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: PR_GET_DUMPABLE takes no pointer and returns the flag.
+    match unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) } {
+        0 => Ok(()),
+        -1 => Err(io::Error::last_os_error()),
+        _ => Err(io::Error::from_raw_os_error(libc::EPERM)),
+    }
+}
+
 /// Which side of a fork this is.
 pub enum Forked {
     /// The parent, with the child's pid.

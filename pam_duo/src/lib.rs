@@ -134,7 +134,9 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         // Asynchronous, so that the Verified Push code and the status reach the ssh client
         // before the phone answers (§0a D17); the C version used a synchronous /auth here.
         "sshd" => {}
-        "sudo" => command = std::env::var("SUDO_COMMAND").ok(),
+        // The command sudo will run, from sudo's own arguments; never SUDO_COMMAND, which is
+        // the caller's to set (§0a D18).
+        "sudo" => command = duo::user::sudo_cmd::of_this_process(),
         "su" | "su-l" if account.uid.is_root() => {
             match duo::user::account::by_uid(duo::sys::real_uid()) {
                 Some(a) => account = a,

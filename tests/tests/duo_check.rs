@@ -970,6 +970,58 @@ fn config_problems_are_listed_with_their_lines() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A FIFO, a link to /dev/zero and a 100 MiB file named with --conf are reported at once as
+/// what they are (issue 20): duo-check opens a config the way the programs do, without
+/// blocking, and reads only a regular file of at most 64 KiB.
+#[test]
+#[ignore = "needs root"]
+fn odd_config_files_are_reported_not_read() {
+    duo_tests::require_root();
+    let tree = healthy_tree();
+    let dir = temp_dir("duo-check-odd");
+    let fifo = dir.join("fifo.conf");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let zero = dir.join("zero.conf");
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+    let big = dir.join("big.conf");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(100 << 20))
+        .expect("sparse file");
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let [f, z, b] = [&fifo, &zero, &big].map(|p| p.display().to_string());
+    let start = std::time::Instant::now();
+    let (code, j, _) = report(&[
+        "--conf",
+        &f,
+        "--conf",
+        &z,
+        "--conf",
+        &b,
+        "--root",
+        &root_arg(&tree),
+    ]);
+    assert_eq!(code, 2, "{}", pretty(&j));
+    for (subject, what) in [
+        (&f, "not a regular file (a FIFO)"),
+        (&z, "not a regular file (a character device)"),
+        (&b, "104857600 bytes, more than the 65536 allowed"),
+    ] {
+        let found = rows(&j, "config").into_iter().any(|(st, sub, finding, _)| {
+            st == "error" && &sub == subject && finding.contains(what)
+        });
+        assert!(found, "no error `{what}` for {subject}:\n{}", pretty(&j));
+    }
+    // Bounded from above only: the FIFO must not block (other checks run too, so the bound is
+    // loose; a blocking open would never return).
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 #[ignore = "needs root"]
 fn colour_only_on_a_terminal() {

@@ -23,7 +23,7 @@ use duo_tests::logsink::{Journal, LogSinks, Received};
 use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
 use duo_tests::users::TempUser;
-use duo_tests::{Mock, HOSTILE_MSG, IKEY, SKEY};
+use duo_tests::{Mock, PrivateEtc, HOSTILE_MSG, IKEY, SKEY};
 
 /// Bound of one run (every run here ends in well under a second).
 const LIMIT: Duration = Duration::from_secs(30);
@@ -654,10 +654,11 @@ fn journal_fields_and_the_syslog_fallback() {
         assert_eq!(get("SYSLOG_FACILITY"), b"10");
         assert_eq!(
             get("SYSLOG_IDENTIFIER"),
+            // Fixed, not the host program's name (pamclient here); the service is DUO_SERVICE.
             if *frontend == "login_duo" {
                 &b"login_duo"[..]
             } else {
-                b"pamclient"
+                b"pam_duo"
             }
         );
         assert_eq!(get("MESSAGE_ID").len(), 32);
@@ -740,6 +741,70 @@ fn journal_fields_and_the_syslog_fallback() {
         assert_eq!(run.pam_code, Some(PAM_ABORT), "{mode:?}");
         assert_eq!(the_event(&run)["result"], "denied", "{mode:?}");
     }
+    drop(user);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The journal's `SYSLOG_IDENTIFIER` is `pam_duo` whatever the host program is called: the
+/// real setuid `su`, started by an ordinary user through a symbolic link named `sshd`, files
+/// its event under `pam_duo`, with `su` as the event's service (issue 20 item 5).
+#[test]
+#[ignore = "needs root"]
+fn the_journal_identifier_is_not_the_program_name() {
+    duo_tests::require_root();
+    let dir = duo_tests::temp_dir("ev-ident");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let m = Mock::start(&[]);
+    let conf = write_conf(
+        &dir,
+        "su.conf",
+        &format!(
+            "host = 127.0.0.1:{}\ncafile = {}\nautopush = yes\nprompts = 1\nevents = json\n\
+             send_gecos = yes\n",
+            m.port,
+            m.ca.display()
+        ),
+    );
+    let user = TempUser::create("duoevi", "alice");
+    let etc = PrivateEtc::new("ev-ident");
+    std::fs::write(
+        etc.file("pam.d/su"),
+        format!(
+            "auth required {} conf={}\nauth required pam_permit.so\naccount required pam_permit.so\n\
+             session required pam_permit.so\npassword required pam_permit.so\n",
+            duo_tests::built("libpam_duo.so").display(),
+            conf.display()
+        ),
+    )
+    .expect("pam service");
+    let link = dir.join("sshd");
+    std::os::unix::fs::symlink("/usr/bin/su", &link).expect("symlink");
+    let sinks = LogSinks::start(Journal::Listening);
+    let mut cmd = etc.command(&link, Some((user.uid, user.gid)));
+    cmd.args(["-c", "id -u", "root"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    sinks.sandbox(&mut cmd);
+    let c = duo_tests::run_captured(cmd, LIMIT);
+    let received = sinks.finish();
+    let out = String::from_utf8_lossy(&c.stdout);
+    assert!(
+        c.status.success() && out.lines().any(|l| l == "0"),
+        "su through the link: {out} {}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    assert_eq!(received.journal.len(), 1, "journal datagrams");
+    let fields = journal_fields(&received.journal[0]);
+    let get = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    assert_eq!(get("SYSLOG_IDENTIFIER").as_deref(), Some("pam_duo"));
+    assert_eq!(get("DUO_SERVICE").as_deref(), Some("su"));
+    assert_eq!(get("DUO_FRONTEND").as_deref(), Some("pam_duo"));
+    assert_eq!(get("DUO_RESULT").as_deref(), Some("success"));
     drop(user);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,6 +21,10 @@
 //!
 //! A test collects every failing row and reports them all at the end; `--nocapture` also
 //! prints one line per row.
+//!
+//! Rows of issue 20 live in submodules under tests/tests/hostile/, with the helpers here:
+//! `config_files` (a FIFO, a device, a huge file as the config) and `dumpable` (login_duo's
+//! processes cannot be traced by the caller or the privsep user).
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -45,6 +49,10 @@ mod probe;
 mod proxy_hop;
 #[path = "hostile/silent_dns.rs"]
 mod silent_dns;
+#[path = "hostile/config_files.rs"]
+mod config_files;
+#[path = "hostile/dumpable.rs"]
+mod dumpable;
 
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";

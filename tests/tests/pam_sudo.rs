@@ -3,8 +3,10 @@
 //! The test puts `/etc/sudoers.d/duo-test-<pid>` (a per-user `pam_service` and one allowed
 //! command) and `/etc/pam.d/duo-sudo-<pid>` in a private overlay over `/etc` that only its
 //! sudo runs see (`duo_tests::PrivateEtc`); the host's `/etc` is never written. A unique
-//! service name is used, so the module does not apply its `sudo`-only pushinfo rule here; that
-//! rule is covered through libpam in `pam_module.rs`.
+//! service name is used, so the module does not apply its `sudo`-only pushinfo rule in the
+//! first test; the second one replaces the overlay's `pam.d/sudo` so that the rule applies, and
+//! checks that the push names the command sudo runs, never a `SUDO_COMMAND` of the caller
+//! (docs/BEHAVIOUR.md §0a D18).
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
@@ -226,4 +228,95 @@ fn sudo_runs_the_command_only_after_approval() {
     // authentication itself (passwd_tries = 3).
     assert_eq!(users[..2], ["alice", "alice"]);
     assert_eq!(users[2..], ["pushdeny", "pushdeny", "pushdeny"]);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn sudo_push_names_the_command_sudo_runs() {
+    duo_tests::require_root();
+    if Command::new("sudo").arg("-V").output().is_err() {
+        panic!("sudo is not installed (.ci/run installs it)");
+    }
+    let m = Mock::start(&[]);
+    std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let user = TempUser::create("duosc", "alice");
+    let conf = duo_tests::mock_conf(
+        &m,
+        "sudo-pushinfo.conf",
+        "autopush = yes\nprompts = 1\nsend_gecos = yes\npushinfo = yes",
+    );
+    let etc = PrivateEtc::new("sudo-cmd");
+    // The service really is `sudo` here (in the private overlay only).
+    std::fs::write(
+        etc.file("pam.d/sudo"),
+        format!(
+            "auth required {} conf={}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+            duo_tests::built("libpam_duo.so").display(),
+            conf.display()
+        ),
+    )
+    .expect("pam service");
+    let sudoers = etc.file(&format!("sudoers.d/duo-cmd-{}", std::process::id()));
+    std::fs::write(
+        &sudoers,
+        format!(
+            "Defaults:{0} pam_service=sudo\nDefaults:{0} !lecture\n{0} ALL=(root) /usr/bin/id\n",
+            user.name
+        ),
+    )
+    .expect("sudoers");
+    std::fs::set_permissions(&sudoers, std::fs::Permissions::from_mode(0o440)).expect("chmod");
+
+    // The caller sets SUDO_COMMAND to something harmless-looking; sudo runs id.
+    let run = |sudo_args: &[&str]| {
+        let mut args = vec![
+            "60",
+            "runuser",
+            "-u",
+            &user.name,
+            "--",
+            "env",
+            "SUDO_COMMAND=/usr/bin/true harmless",
+            "sudo",
+        ];
+        args.extend(sudo_args);
+        let before = m.requests().len();
+        let out = etc
+            .command("timeout", None)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sudo");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "sudo {sudo_args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pushinfo: Vec<String> = m.requests()[before..]
+            .iter()
+            .filter(|r| r["path"] == "/auth/v2/auth")
+            .filter_map(|r| r["params"]["pushinfo"].as_str().map(String::from))
+            .collect();
+        assert_eq!(pushinfo.len(), 1, "sudo {sudo_args:?}: {pushinfo:?}");
+        for p in &pushinfo {
+            assert!(!p.contains("harmless"), "SUDO_COMMAND was shown: {p}");
+        }
+        (stdout, pushinfo[0].clone())
+    };
+    let (stdout, pushinfo) = run(&["-S", "-u", "root", "/usr/bin/id", "-un"]);
+    assert!(stdout.lines().any(|l| l == "root"), "{stdout}");
+    assert!(
+        pushinfo.ends_with("&Command=%2Fusr%2Fbin%2Fid%20-un"),
+        "{pushinfo}"
+    );
+    let (_, pushinfo) = run(&["-S", "--", "/usr/bin/id", "-u"]);
+    assert!(
+        pushinfo.ends_with("&Command=%2Fusr%2Fbin%2Fid%20-u"),
+        "{pushinfo}"
+    );
+    // Listing is not running a command: no command is shown.
+    let (stdout, pushinfo) = run(&["-S", "-l"]);
+    assert!(stdout.contains("/usr/bin/id"), "{stdout}");
+    assert!(pushinfo.ends_with("&Command="), "{pushinfo}");
 }

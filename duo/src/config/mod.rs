@@ -2,6 +2,7 @@
 //!
 //! Every problem found here denies the login, whatever `failmode` says (§0a D1).
 
+pub mod file;
 pub mod ini;
 
 use std::path::Path;
@@ -163,6 +164,16 @@ pub enum ConfigError {
     Owner,
     /// The file could not be opened.
     Open(std::io::Error),
+    /// The path leads to something other than a regular file (a FIFO, a device, a
+    /// directory, a socket), which is never read.
+    NotRegular(file::Kind),
+    /// The file is larger than [`file::MAX_BYTES`].
+    TooLarge {
+        /// Its size as `fstat` reported it, or the bytes read so far when it grew.
+        bytes: u64,
+        /// It grew past the cap after it was opened.
+        grew: bool,
+    },
     /// The file has a bad line (1-based number).
     Parse {
         /// 1-based line number.
@@ -214,6 +225,17 @@ impl ConfigError {
             ConfigError::Permissions => format!("{p} must be readable only by user '{owner}'"),
             ConfigError::Owner => format!("{p} must be owned by user '{owner}'"),
             ConfigError::Open(e) => format!("Couldn't open {p}: {}", crate::sys::strerror(e)),
+            ConfigError::NotRegular(kind) => format!("{p}: not a regular file ({kind})"),
+            ConfigError::TooLarge { grew: true, .. } => format!(
+                "{p}: grew to more than the {} bytes allowed while it was read",
+                file::MAX_BYTES
+            ),
+            ConfigError::TooLarge { bytes, .. } => {
+                format!(
+                    "{p}: {bytes} bytes, more than the {} allowed",
+                    file::MAX_BYTES
+                )
+            }
             ConfigError::Parse { line, .. } => format!("Parse error in {p}, line {line}"),
             ConfigError::Missing => format!("Missing host, ikey, or skey in {p}"),
             ConfigError::BothPush => {
@@ -238,6 +260,19 @@ impl std::fmt::Display for ConfigError {
                 "the file could not be opened: {}",
                 crate::sys::strerror(e)
             ),
+            ConfigError::NotRegular(kind) => write!(f, "not a regular file ({kind})"),
+            ConfigError::TooLarge { grew: true, .. } => write!(
+                f,
+                "grew to more than the {} bytes allowed while it was read",
+                file::MAX_BYTES
+            ),
+            ConfigError::TooLarge { bytes, .. } => {
+                write!(
+                    f,
+                    "{bytes} bytes, more than the {} allowed",
+                    file::MAX_BYTES
+                )
+            }
             ConfigError::Parse { line, key, problem } => {
                 write!(f, "line {line}: ")?;
                 match (key, problem) {
@@ -265,7 +300,8 @@ impl std::error::Error for ConfigError {
 /// priority and the message.
 pub type Diag<'a> = &'a mut dyn FnMut(crate::log::Priority, &str);
 
-/// Open `path`, check its permissions on the opened descriptor, parse and validate it. The
+/// Open `path` without blocking ([`file::ConfigFile::open`]: only a regular file of at most
+/// 64 KiB), check its permissions on the opened descriptor, parse and validate it. The
 /// file must be owned by root, or for login_duo also by the account this runs as (the privsep
 /// user in a setuid run); see [`load_owned_by`].
 pub fn load(path: &Path, frontend: Frontend, diag: Diag<'_>) -> Result<Config, ConfigError> {
@@ -285,11 +321,10 @@ pub fn load_owned_by(
     owners: &[crate::sys::Uid],
     diag: Diag<'_>,
 ) -> Result<Config, ConfigError> {
-    use std::io::Read;
     use std::os::unix::fs::MetadataExt;
 
-    let mut file = std::fs::File::open(path).map_err(ConfigError::Open)?;
-    let meta = file.metadata().map_err(|_| ConfigError::Internal)?;
+    let file = file::ConfigFile::open(path)?;
+    let meta = file.metadata();
     // Group/other read (the reference rule) and, stricter, group/other write.
     if meta.mode() & 0o066 != 0 {
         return Err(ConfigError::Permissions);
@@ -297,9 +332,7 @@ pub fn load_owned_by(
     if !owners.contains(&crate::sys::Uid(meta.uid())) {
         return Err(ConfigError::Owner);
     }
-    let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    file.read_to_end(&mut text)
-        .map_err(|_| ConfigError::Internal)?;
+    let text = file.read()?;
     parse(&text, frontend, diag)
 }
 

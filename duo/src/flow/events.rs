@@ -237,7 +237,7 @@ impl<'c> Login<'c> {
         let json = fit(&mut fields);
         let message = format!("{COOKIE}{json}");
         let priority = kind.priority();
-        let journal = journal_payload(&message, priority, &self.ident(), &fields);
+        let journal = journal_payload(&message, priority, self.ident(), &fields);
         Rendered {
             priority,
             message,
@@ -245,24 +245,14 @@ impl<'c> Login<'c> {
         }
     }
 
-    /// `SYSLOG_IDENTIFIER` in the journal: what syslog(3) uses for the other lines of the
-    /// login. `login_duo` opens its log as `login_duo`; the PAM module logs under the host
-    /// program's name, which is its command name.
-    fn ident(&self) -> String {
-        if self.frontend != "pam_duo" {
-            return self.frontend.to_string();
-        }
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
-        let comm: String = comm
-            .trim_end_matches('\n')
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(64)
-            .collect();
-        if comm.is_empty() {
-            self.frontend.to_string()
-        } else {
-            comm
+    /// `SYSLOG_IDENTIFIER` in the journal: fixed, `pam_duo` for the PAM module and
+    /// `login_duo` for login_duo, whatever name the host program was started under (a link
+    /// called `sshd` must not file `su`'s events under `sshd`). The PAM service is the event's
+    /// `service` field.
+    fn ident(&self) -> &'static str {
+        match self.frontend {
+            "login_duo" => "login_duo",
+            _ => "pam_duo",
         }
     }
 }
@@ -669,6 +659,26 @@ mod tests {
         assert_eq!(get("SYSLOG_FACILITY"), b"10");
         assert_eq!(get("SYSLOG_IDENTIFIER"), b"login_duo");
         assert_eq!(f.iter().filter(|(k, _)| k == "DUO_RESULT").count(), 1);
+    }
+
+    #[test]
+    fn the_journal_identifier_is_the_frontend_not_the_program() {
+        let c = cfg();
+        for (frontend, service) in [("pam_duo", "sshd"), ("login_duo", "login_duo")] {
+            let mut l = Login::new(&c, frontend, Instant::now());
+            l.service = Some(service.into());
+            let r = l.render(Kind::Success, "ok", None, &Phases::default());
+            let f = journal_fields(&r.journal);
+            let get = |n: &str| f.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+            // This test program's own name (its comm) is neither.
+            assert_eq!(
+                get("SYSLOG_IDENTIFIER").as_deref(),
+                Some(frontend.as_bytes())
+            );
+            if frontend == "pam_duo" {
+                assert_eq!(get("DUO_SERVICE").as_deref(), Some(service.as_bytes()));
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Who logs in and from where: local accounts (`account`), the `groups` gate (`groups`,
-//! `pattern`), the GECOS-derived Duo username (`gecos`) and client and host addresses (`netaddr`).
+//! `pattern`), the GECOS-derived Duo username (`gecos`), client and host addresses (`netaddr`)
+//! and the command a sudo push shows (`sudo_cmd`).
 
 pub mod account;
 pub mod gecos;
 pub mod groups;
 pub mod netaddr;
 pub mod pattern;
+pub mod sudo_cmd;
