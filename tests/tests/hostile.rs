@@ -43,16 +43,16 @@ use duo_tests::users::TempUser;
 use duo_tests::{Captured, Mock, Spawned, IKEY, SKEY};
 
 // Issue 20's rows, one file each (tests/tests/hostile/).
+#[path = "hostile/config_files.rs"]
+mod config_files;
+#[path = "hostile/dumpable.rs"]
+mod dumpable;
 #[path = "hostile/probe.rs"]
 mod probe;
 #[path = "hostile/proxy_hop.rs"]
 mod proxy_hop;
 #[path = "hostile/silent_dns.rs"]
 mod silent_dns;
-#[path = "hostile/config_files.rs"]
-mod config_files;
-#[path = "hostile/dumpable.rs"]
-mod dumpable;
 
 /// The setuid copy of `login_duo`, as seen inside the namespace.
 const LOGIN: &str = "/etc/duo-hostile/login_duo";
