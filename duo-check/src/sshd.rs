@@ -423,26 +423,34 @@ fn pam_runs(list: &str) -> PamRuns {
 fn pushes_twice(report: &mut Report, s: &Sshd, methods: &str) -> bool {
     let subject = "sshd";
     let mut found = false;
-    let kbdint = s.get("kbdinteractiveauthentication") == "yes";
     let lists: Vec<&str> = if methods == "any" {
         Vec::new()
     } else {
         methods.split_whitespace().collect()
     };
     if let Some(prog) = s.forced_login_duo() {
-        let via_kbdint = kbdint
-            && (lists.is_empty()
-                || lists.iter().any(|l| {
-                    l.split(',')
-                        .any(|m| m.split(':').next() == Some("keyboard-interactive"))
-                }));
-        if via_kbdint {
+        // The methods that run sshd's PAM stack (and so pam_duo) and that a login may use.
+        let pam_methods: Vec<&str> = [
+            ("keyboard-interactive", "kbdinteractiveauthentication"),
+            ("password", "passwordauthentication"),
+        ]
+        .into_iter()
+        .filter(|(_, key)| s.get("usepam") == "yes" && s.get(key) == "yes")
+        .map(|(m, _)| m)
+        .filter(|m| {
+            lists.is_empty()
+                || lists
+                    .iter()
+                    .any(|l| l.split(',').any(|x| x.split(':').next() == Some(*m)))
+        })
+        .collect();
+        if !pam_methods.is_empty() {
             found = true;
             report.add(
                 Check::Sshd,
                 Level::Warning,
                 subject,
-                format!("pam_duo.so in sshd's PAM stack and ForceCommand {prog}: a login through keyboard-interactive asks Duo twice (two pushes)"),
+                format!("pam_duo.so in sshd's PAM stack and ForceCommand {prog}: a login through {} asks Duo twice (two pushes)", pam_methods.join(" or ")),
                 "use one of them: remove pam_duo.so from /etc/pam.d/sshd, or drop the ForceCommand",
             );
         }
@@ -629,6 +637,70 @@ mod tests {
             "UsePAM yes\nKbdInteractiveAuthentication no\nAuthenticationMethods publickey\nForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n",
         );
         assert!(!w.iter().any(|t| t.contains("twice")), "{w:?}");
+    }
+
+    /// pam_duo and a forced login_duo: every method that runs sshd's PAM stack and that a
+    /// login may use asks Duo twice (sshd's password method runs the stack too); methods
+    /// that do not run it, or that sshd has switched off, ask once.
+    #[test]
+    fn forced_login_duo_with_pam_duo_warns_for_each_pam_method() {
+        let twice = |conf: &str| -> Vec<String> {
+            let root = tree(&[("etc/ssh/sshd_config", conf)]);
+            let f = levels(&parsed(&root), true, None);
+            let _ = std::fs::remove_dir_all(&root);
+            f.into_iter()
+                .filter(|(l, t)| *l == Level::Warning && t.contains("asks Duo twice"))
+                .map(|(_, t)| t)
+                .collect()
+        };
+        let forced = "ForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n";
+        for (settings, through) in [
+            // Positive: each way a PAM method is reachable.
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication yes\n",
+                Some("password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication yes\nAuthenticationMethods publickey,password\n",
+                Some("password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
+                Some("keyboard-interactive or password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive:pam\n",
+                Some("keyboard-interactive"),
+            ),
+            // Negative: no method that runs PAM can be used.
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication no\n",
+                None,
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\nAuthenticationMethods publickey\n",
+                None,
+            ),
+            (
+                "UsePAM no\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
+                None,
+            ),
+        ] {
+            let w = twice(&format!("{settings}{forced}"));
+            match through {
+                Some(m) => {
+                    assert_eq!(w.len(), 1, "{settings}: {w:?}");
+                    assert!(
+                        w[0].contains(&format!("a login through {m} asks Duo twice")),
+                        "{settings}: {w:?}"
+                    );
+                }
+                None => assert!(w.is_empty(), "{settings}: {w:?}"),
+            }
+        }
+        // Without the ForceCommand, no such warning.
+        let w = twice("UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n");
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -490,6 +490,41 @@ fn password_then_keyboard_interactive_pushes_once() {
     password_then_keyboard_interactive(HOST, "ss-pwkbd");
 }
 
+/// The other order, `keyboard-interactive,password`, still pushes twice: sshd runs the
+/// keyboard-interactive step in a child process, so the approval kept there is gone when the
+/// password step runs the stack again. This is why duo-check warns about that order
+/// (duo-check/src/sshd.rs `PamRuns::Twice`); the README recommends the order above.
+#[test]
+#[ignore = "needs root"]
+fn keyboard_interactive_then_password_pushes_twice_as_duo_check_warns() {
+    duo_tests::require_root();
+    let pw = format!("Pw-{}-y", std::process::id());
+    let r = row_on(
+        HOST,
+        &[],
+        "ss-kbdpw",
+        "autopush = yes",
+        &["auth requisite pam_unix.so", "DUO"],
+        "slow-push",
+        "KbdInteractiveAuthentication yes\nPasswordAuthentication yes\nAuthenticationMethods keyboard-interactive,password",
+        Some(&pw),
+    );
+    let mut p = r.sshd.login(
+        &r.user.name,
+        "keyboard-interactive,password",
+        true,
+        "echo RAN-''kbdpw",
+    );
+    ok(p.expect("Password: ", T), &p, &r.sshd);
+    p.send(&format!("{pw}\n"));
+    r.go_ahead(&mut p);
+    ok(p.expect("password: ", T), &p, &r.sshd);
+    p.send(&format!("{pw}\n"));
+    ok(p.expect(&marker("kbdpw"), T), &p, &r.sshd);
+    assert!(p.finish(T).is_some_and(|s| s.success()), "{}", p.transcript);
+    assert_eq!(r.auths().len(), 2, "two pushes: {:?}", r.auths());
+}
+
 #[test]
 #[ignore = "needs root"]
 fn command_without_terminal_gets_code() {
