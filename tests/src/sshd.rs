@@ -12,6 +12,7 @@
 //! overlay, and the directories the test names (the build, the mock's) are bound at the same
 //! paths inside. The tree itself is never written.
 
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -32,6 +33,8 @@ pub struct Sshd {
     pub log: PathBuf,
     /// The overlay it sees `/etc` through (the host's sshd only).
     _etc: Option<PrivateEtc>,
+    /// The socket at its `/dev/log` (an sshd of a [`Root`] only), and what came through it.
+    syslog: Option<(UnixDatagram, Mutex<Vec<String>>)>,
 }
 
 /// A Debian userland with its own OpenSSH server, made by `tests/sshd-roots.sh`.
@@ -211,12 +214,24 @@ impl Sshd {
         )
         .expect("sshd_config");
         let log = dir.join(format!("sshd-{port}.log"));
+        let sock = UnixDatagram::bind(view.join("log.sock")).expect("syslog socket");
+        sock.set_nonblocking(true).expect("nonblocking");
+        // Its /dev: a tmpfs with the host's device nodes and terminals, and the test's socket
+        // as /dev/log (the module's syslog lines).
         let mut cmd = Command::new("unshare");
         cmd.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])
             .arg(
                 "set -e; r=$1; v=$2; shift 2
                  mount -t overlay overlay -o \"lowerdir=$r,upperdir=$v/upper,workdir=$v/work\" \"$v/merged\" || exit 97
-                 mount --rbind /dev \"$v/merged/dev\"
+                 d=$v/merged/dev
+                 mount -t tmpfs -o mode=0755,nosuid tmpfs \"$d\"
+                 for n in null zero full random urandom tty log; do touch \"$d/$n\"; done
+                 for n in null zero full random urandom tty; do mount --bind \"/dev/$n\" \"$d/$n\"; done
+                 mount --bind \"$v/log.sock\" \"$d/log\"
+                 mkdir \"$d/pts\" \"$d/shm\"
+                 mount --bind /dev/pts \"$d/pts\"
+                 ln -s pts/ptmx \"$d/ptmx\"
+                 ln -s /proc/self/fd \"$d/fd\"
                  mount -t proc proc \"$v/merged/proc\"
                  while [ \"$1\" != -- ]; do mount --bind \"$1\" \"$v/merged$1\"; shift; done
                  shift
@@ -227,7 +242,9 @@ impl Sshd {
             .arg(&view)
             .args(shared)
             .args(["--", "/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/test_sshd_config"]);
-        Sshd::run(cmd, port, log, None)
+        let mut server = Sshd::run(cmd, port, log, None);
+        server.syslog = Some((sock, Mutex::new(Vec::new())));
+        server
     }
 
     /// Spawn `cmd` (an sshd in the foreground, logging to stderr) and wait until it listens.
@@ -243,6 +260,7 @@ impl Sshd {
             port,
             log,
             _etc: etc,
+            syslog: None,
         };
         let end = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -287,6 +305,18 @@ impl Sshd {
     /// [`Sshd::client`] started on a pseudo-terminal.
     pub fn login(&self, user: &str, methods: &str, tty: bool, command: &str) -> PtyChild {
         PtyChild::spawn(self.client(user, methods, tty, command)).expect("spawn ssh")
+    }
+
+    /// The syslog messages that came through this sshd's `/dev/log` so far (an sshd of a
+    /// [`Root`]; None for the host's, whose module logs go to the host's syslog, if any).
+    pub fn syslog_lines(&self) -> Option<Vec<String>> {
+        let (sock, got) = self.syslog.as_ref()?;
+        let mut got = got.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = vec![0u8; 8192];
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        Some(got.clone())
     }
 
     /// sshd's log so far.

@@ -397,6 +397,20 @@ fn password_then_keyboard_interactive(on: On, tag: &str) {
         "{}",
         r.sshd.log_text()
     );
+    // The keyboard-interactive step logged that it used the earlier approval (the trees'
+    // sshd logs the module's syslog lines to the test; the host's has no /dev/log).
+    if let Some(lines) = r.sshd.syslog_lines() {
+        let reused: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("approved earlier in this sshd login"))
+            .collect();
+        assert_eq!(reused.len(), 1, "{lines:#?}");
+        assert!(
+            reused[0].contains("Successful Duo login for 'slow-push'"),
+            "{reused:?}"
+        );
+    }
+    assert!(r.on.server == Server::Host || r.sshd.syslog_lines().is_some());
 }
 
 /// `ssh host command` without a terminal gets the code and the status before the approval
