@@ -139,8 +139,20 @@ impl Sshd {
     /// Start `binary` (e.g. [`HOST_SSHD`]) on loopback with `pam` as `/etc/pam.d/sshd` and
     /// `settings` added to its configuration. `dir` is the test's own directory.
     pub fn start(binary: &Path, dir: &Path, pam: &str, settings: &str) -> Sshd {
+        Sshd::start_with(binary, dir, pam, settings, |_| {})
+    }
+
+    /// [`Sshd::start`] with more files in its `/etc`: `prepare` writes them into the overlay.
+    pub fn start_with(
+        binary: &Path,
+        dir: &Path,
+        pam: &str,
+        settings: &str,
+        prepare: impl FnOnce(&PrivateEtc),
+    ) -> Sshd {
         let etc = PrivateEtc::new("sshd-screen");
         std::fs::write(etc.file("pam.d/sshd"), pam).expect("pam service");
+        prepare(&etc);
         let port = free_port();
         let bin = dir.join(format!("bin-{port}"));
         std::fs::create_dir_all(&bin).expect("mkdir");

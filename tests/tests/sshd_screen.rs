@@ -657,6 +657,70 @@ fn passcode() {
     assert!(r.approvals().is_empty());
 }
 
+/// `login_duo` as `ForceCommand` (no pam_duo in sshd's stack) still shows the Verified Push
+/// code at once, before the approval: it writes to the terminal itself.
+#[test]
+#[ignore = "needs root"]
+fn forced_login_duo_shows_the_code_before_approval() {
+    use std::os::unix::fs::PermissionsExt;
+    duo_tests::require_root();
+    let mock = Mock::start(&[]);
+    // login_duo reads its config and the CA as the privilege-separation user.
+    std::fs::set_permissions(&mock.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&mock.ca, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let dir = duo_tests::temp_dir("ss-forced");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let login = dir.join("login_duo");
+    std::fs::copy(duo_tests::built("login_duo"), &login).expect("copy login_duo");
+    std::os::unix::fs::chown(&login, Some(0), Some(0)).expect("chown");
+    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o4755)).expect("setuid");
+    let user = TempUser::create("duosf", "slow-push");
+    let body = duo_tests::mock_conf_body(&mock, "send_gecos = yes\nverified_push = yes");
+    let sshd = Sshd::start_with(
+        Path::new(HOST_SSHD),
+        &dir,
+        &stack(&["auth required pam_permit.so"]),
+        &format!("{SSHD_KBDINT}\nForceCommand {}", login.display()),
+        |etc| {
+            let conf = duo_tests::write_conf(&etc.file("duo/login_duo.conf"), &body);
+            let out = Command::new("id")
+                .args(["-u", "sshd"])
+                .output()
+                .expect("id");
+            let uid: u32 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("sshd uid");
+            std::os::unix::fs::chown(&conf, Some(uid), None).expect("chown");
+        },
+    );
+    let r = Row {
+        mock,
+        user,
+        sshd,
+        dir,
+        on: On {
+            server: Server::Host,
+            immediate: true,
+        },
+    };
+    // An interactive login: with a command (SSH_ORIGINAL_COMMAND) login_duo is headless and
+    // pushes without a word, as the C version does.
+    let mut p = r.sshd.login(&r.user.name, KBDINT, true, "");
+    ok(p.expect("Passcode or option (1-4): ", T), &p, &r.sshd);
+    p.send("1\n");
+    ok(p.expect("708", T), &p, &r.sshd);
+    let end = std::time::Instant::now() + T;
+    while r.approvals().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    p.send("echo RAN-''forced; exit\n");
+    logged_in(&r, &mut p, &marker("forced"));
+    before(&p, "708", r.approval(&p));
+    assert_eq!(r.auths()[0]["params"]["async"], "1", "{:?}", r.auths());
+}
+
 /// A client that cannot answer (stdin closed, no terminal) is refused within seconds, and no
 /// push is sent.
 #[test]
