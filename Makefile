@@ -66,10 +66,13 @@ NOT_ROOT := make check must run as root (its tests create users, PAM services an
 # --include-ignored; the `installed_*` ones need the package and run in packaging-test.
 # Every test: formatting, lints, unit tests, end-to-end tests (real libpam, sudo, sshd,
 # setuid login_duo against the mock service), a smoke run of every fuzz target, then the
-# package tests.
+# package tests. tests/sshd-roots.sh makes the Debian trees whose sshd the ssh-screen tests
+# also run (once, from the Debian mirror; kept in target/sshd-roots/); when it cannot, the
+# other tests still run and the rows that need a tree fail, with its reason.
 check:
 	$(if $(filter 0,$(shell id -u)),,$(error $(NOT_ROOT)))
 	bash tests/deps.sh
+	-bash tests/sshd-roots.sh
 	$(MAKE) lint
 	$(MAKE) build
 	$(CARGO) test --workspace --no-fail-fast -- --include-ignored --skip installed_

@@ -230,10 +230,15 @@ fn diagnose(a: &Args) -> Report {
         }
     }
     let mut loaded: Vec<(Vec<String>, Config)> = Vec::new();
+    // pam_duo's sshd_messages, from the first module config that loads.
+    let mut messages = None;
     for (path, missing) in &confs {
         let frontend = conf::frontend_of(path);
         if let Some(cfg) = conf::check(&mut r, path, frontend, login::PRIVSEP_USER, missing.clone())
         {
+            if frontend == Frontend::Pam && messages.is_none() {
+                messages = Some(cfg.sshd_messages);
+            }
             match loaded.iter_mut().find(|(_, c)| same_target(c, &cfg)) {
                 Some((names, _)) => names.push(file_name(path)),
                 None => loaded.push((vec![file_name(path)], cfg)),
@@ -284,7 +289,7 @@ fn diagnose(a: &Args) -> Report {
             Some("does not exist".into())
         }
     });
-    sshd::check(&mut r, &sshd, facts.sshd_has_duo, forced_problem);
+    sshd::check(&mut r, &sshd, facts.sshd_has_duo, forced_problem, messages);
     let login_conf = confs
         .iter()
         .map(|(p, _)| p)

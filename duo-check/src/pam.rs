@@ -1219,6 +1219,30 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
+    /// One pam_duo line, reached directly or through an include: no such warning.
+    #[test]
+    fn a_stack_with_one_pam_duo_is_not_warned_about() {
+        let root = tree(&[
+            ("etc/pam.d/sudo", "@include common-auth\n"),
+            ("etc/pam.d/su", "auth required pam_duo.so\n"),
+            (
+                "etc/pam.d/common-auth",
+                &common_auth("auth required pam_duo.so"),
+            ),
+            ("lib/x86_64-linux-gnu/security/pam_duo.so", ""),
+        ]);
+        let mut r = Report::default();
+        check(&mut r, &root, &SshdUse::default());
+        let twice: Vec<String> = r
+            .findings()
+            .into_iter()
+            .filter(|f| f.finding.contains("times ("))
+            .map(|f| format!("{}: {}", f.subject, f.finding))
+            .collect();
+        assert!(twice.is_empty(), "{twice:?}");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn jumps_count_a_substack_as_one_module() {
         let root = tree(&[

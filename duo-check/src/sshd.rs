@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use duo::config::SshdMessages;
+
 use crate::report::{Check, Level, Report};
 
 /// The sshd binary (always the host's; `--root` only moves the configuration).
@@ -25,6 +27,8 @@ pub struct Sshd {
     pub source: String,
     /// Whether the file could not be read at all.
     pub unreadable: bool,
+    /// The OpenSSH release of the tree's `usr/sbin/sshd` (`9.2p1`), from its version string.
+    pub openssh: Option<String>,
     /// Lowercase keyword and value, in order; multi-valued keywords appear once per value.
     settings: Vec<(String, String)>,
 }
@@ -91,6 +95,7 @@ pub fn gather(root: &Path) -> Sshd {
     let mut s = Sshd {
         present: Path::new(SSHD).exists() || config.exists(),
         config: config.clone(),
+        openssh: openssh_release(&root.join("usr/sbin/sshd")),
         ..Sshd::default()
     };
     if !config.exists() {
@@ -223,7 +228,13 @@ fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
 /// What sshd's settings mean for Duo. `pam_duo` says whether sshd's PAM auth stack has the
 /// module; `login_duo_state` says what is wrong with the forced login_duo, if anything
 /// (`does not exist`, `is not setuid (mode 0755)`, ...).
-pub fn check(report: &mut Report, s: &Sshd, pam_duo: bool, login_duo_state: Option<String>) {
+pub fn check(
+    report: &mut Report,
+    s: &Sshd,
+    pam_duo: bool,
+    login_duo_state: Option<String>,
+    messages: Option<SshdMessages>,
+) {
     let subject = "sshd";
     if !s.present {
         report.ok(Check::Sshd, subject, "sshd is not installed");
@@ -249,6 +260,9 @@ pub fn check(report: &mut Report, s: &Sshd, pam_duo: bool, login_duo_state: Opti
         // A working forced login_duo asks Duo whatever the authentication method.
         let forced_ok = s.forced_login_duo().is_some() && login_duo_state.is_none();
         pam_settings(report, s, forced_ok);
+        if let Some(m) = messages {
+            sshd_messages(report, s, m);
+        }
     }
     if let Some(prog) = s.forced_login_duo() {
         match &login_duo_state {
@@ -386,6 +400,96 @@ fn pam_settings(report: &mut Report, s: &Sshd, forced_login_duo: bool) {
     }
 }
 
+/// The first OpenSSH release that shows PAM's informational messages during
+/// keyboard-interactive at once ("immediately report interactive instructions to clients").
+const DELIVERS_AT_ONCE: (u32, u32) = (10, 3);
+/// Most bytes of the sshd binary searched for its version string.
+const MAX_BINARY: u64 = 32 << 20;
+
+/// The OpenSSH release named in the binary at `path`: the `OpenSSH_<major>.<minor>p<n>` string
+/// sshd announces itself with (the binary also holds release names of peers it knows quirks
+/// of, but those have no `p<n>`).
+fn openssh_release(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_BINARY)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    release_in(&bytes)
+}
+
+/// The first `OpenSSH_<major>.<minor>p<n>` in `bytes`, without the prefix.
+fn release_in(bytes: &[u8]) -> Option<String> {
+    const TAG: &[u8] = b"OpenSSH_";
+    let mut from = 0;
+    while let Some(i) = bytes[from..].windows(TAG.len()).position(|w| w == TAG) {
+        let start = from + i + TAG.len();
+        let rest = &bytes[start..];
+        let len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_digit() || **b == b'.' || **b == b'p')
+            .count();
+        let cand = String::from_utf8_lossy(&rest[..len]).into_owned();
+        if release_parts(&cand).is_some() {
+            return Some(cand);
+        }
+        from = start;
+    }
+    None
+}
+
+/// `10.0p2` → (10, 0); None unless it has the form `<digits>.<digits>p<digits>`.
+fn release_parts(v: &str) -> Option<(u32, u32)> {
+    let (ver, port) = v.split_once('p')?;
+    let (major, minor) = ver.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) || !digits(port) {
+        return None;
+    }
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// pam_duo's `sshd_messages` against the OpenSSH release (docs/BEHAVIOUR.md §0a D17). The
+/// release is a hint, not proof: distributions carry the upstream change on older releases.
+fn sshd_messages(report: &mut Report, s: &Sshd, m: SshdMessages) {
+    let subject = "sshd";
+    let Some(at_once) = s
+        .openssh
+        .as_deref()
+        .and_then(release_parts)
+        .map(|r| r >= DELIVERS_AT_ONCE)
+    else {
+        return;
+    };
+    let release = s.openssh.as_deref().unwrap_or_default();
+    match (m, at_once) {
+        (SshdMessages::Immediate, false) => report.add(
+            Check::Sshd,
+            Level::Warning,
+            subject,
+            format!("sshd_messages = immediate, but OpenSSH {release} holds PAM's informational messages back (releases before 10.3 do, unless the distribution patched them): the Verified Push code and \"Pushed a login request...\" reach the ssh user only after the approval"),
+            "use sshd_messages = prompt (the default), or keep immediate only after trying a login with this sshd",
+        ),
+        (SshdMessages::Immediate, true) => report.ok(
+            Check::Sshd,
+            subject,
+            format!("sshd_messages = immediate: OpenSSH {release} shows informational messages at once"),
+        ),
+        (SshdMessages::Prompt, false) => report.ok(
+            Check::Sshd,
+            subject,
+            format!("sshd_messages = prompt: OpenSSH {release} holds informational messages back, so pam_duo shows Duo's news in a prompt (\"..., then press Enter\")"),
+        ),
+        (SshdMessages::Prompt, true) => report.ok(
+            Check::Sshd,
+            subject,
+            format!("sshd_messages = prompt works here; OpenSSH {release} shows informational messages at once, so sshd_messages = immediate would spare users the extra Enter"),
+        ),
+    }
+}
+
 /// How one list of `AuthenticationMethods` runs sshd's PAM stack, and so pam_duo.
 #[derive(Debug, PartialEq, Eq)]
 enum PamRuns {
@@ -423,26 +527,34 @@ fn pam_runs(list: &str) -> PamRuns {
 fn pushes_twice(report: &mut Report, s: &Sshd, methods: &str) -> bool {
     let subject = "sshd";
     let mut found = false;
-    let kbdint = s.get("kbdinteractiveauthentication") == "yes";
     let lists: Vec<&str> = if methods == "any" {
         Vec::new()
     } else {
         methods.split_whitespace().collect()
     };
     if let Some(prog) = s.forced_login_duo() {
-        let via_kbdint = kbdint
-            && (lists.is_empty()
-                || lists.iter().any(|l| {
-                    l.split(',')
-                        .any(|m| m.split(':').next() == Some("keyboard-interactive"))
-                }));
-        if via_kbdint {
+        // The methods that run sshd's PAM stack (and so pam_duo) and that a login may use.
+        let pam_methods: Vec<&str> = [
+            ("keyboard-interactive", "kbdinteractiveauthentication"),
+            ("password", "passwordauthentication"),
+        ]
+        .into_iter()
+        .filter(|(_, key)| s.get("usepam") == "yes" && s.get(key) == "yes")
+        .map(|(m, _)| m)
+        .filter(|m| {
+            lists.is_empty()
+                || lists
+                    .iter()
+                    .any(|l| l.split(',').any(|x| x.split(':').next() == Some(*m)))
+        })
+        .collect();
+        if !pam_methods.is_empty() {
             found = true;
             report.add(
                 Check::Sshd,
                 Level::Warning,
                 subject,
-                format!("pam_duo.so in sshd's PAM stack and ForceCommand {prog}: a login through keyboard-interactive asks Duo twice (two pushes)"),
+                format!("pam_duo.so in sshd's PAM stack and ForceCommand {prog}: a login through {} asks Duo twice (two pushes)", pam_methods.join(" or ")),
                 "use one of them: remove pam_duo.so from /etc/pam.d/sshd, or drop the ForceCommand",
             );
         }
@@ -568,11 +680,86 @@ mod tests {
 
     fn levels(s: &Sshd, pam: bool, login: Option<String>) -> Vec<(Level, String)> {
         let mut r = Report::default();
-        check(&mut r, s, pam, login);
+        check(&mut r, s, pam, login, None);
         r.findings()
             .iter()
             .map(|f| (f.level, f.finding.clone()))
             .collect()
+    }
+
+    /// The release is the `OpenSSH_<x>.<y>p<n>` string, not the names of peers sshd knows
+    /// quirks of.
+    #[test]
+    fn openssh_release_from_the_binary() {
+        let bin = b"\0OpenSSH_2.*\0OpenSSH_7.7\0OpenSSH_6.6.1\0x\0OpenSSH_10.0p2\0OpenSSH_10.0\0";
+        assert_eq!(release_in(bin).as_deref(), Some("10.0p2"));
+        assert_eq!(
+            release_in(b"OpenSSH_9.2p1 Debian").as_deref(),
+            Some("9.2p1")
+        );
+        assert_eq!(release_in(b"OpenSSH_7.7 OpenSSH_3"), None);
+        assert_eq!(release_in(b""), None);
+        assert_eq!(release_parts("9.2p1"), Some((9, 2)));
+        assert_eq!(release_parts("10.6p1"), Some((10, 6)));
+        for bad in ["10.0", "p1", "10.p1", ".0p1", "10.0p", "10.0p1x", "1.2.3p1"] {
+            assert_eq!(release_parts(bad), None, "{bad}");
+        }
+    }
+
+    /// `sshd_messages = immediate` with an sshd before 10.3 is a warning; every other pair is
+    /// fine; an unknown release says nothing.
+    #[test]
+    fn sshd_messages_against_the_release() {
+        let root = tree(&[(
+            "etc/ssh/sshd_config",
+            "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n",
+        )]);
+        let mut s = parsed(&root);
+        let about = |s: &Sshd, m: SshdMessages| -> Vec<(Level, String)> {
+            let mut r = Report::default();
+            check(&mut r, s, true, None, Some(m));
+            r.findings()
+                .iter()
+                .filter(|f| f.finding.starts_with("sshd_messages"))
+                .map(|f| (f.level, f.finding.clone()))
+                .collect()
+        };
+        for (release, m, level, words) in [
+            (
+                "9.2p1",
+                SshdMessages::Immediate,
+                Level::Warning,
+                "holds PAM's informational messages back",
+            ),
+            (
+                "10.0p2",
+                SshdMessages::Immediate,
+                Level::Warning,
+                "only after the approval",
+            ),
+            (
+                "10.3p1",
+                SshdMessages::Immediate,
+                Level::Ok,
+                "shows informational messages at once",
+            ),
+            (
+                "10.6p1",
+                SshdMessages::Prompt,
+                Level::Ok,
+                "would spare users the extra Enter",
+            ),
+            ("9.2p1", SshdMessages::Prompt, Level::Ok, "in a prompt"),
+        ] {
+            s.openssh = Some(release.to_string());
+            let f = about(&s, m);
+            assert_eq!(f.len(), 1, "{release} {m:?}: {f:?}");
+            assert_eq!(f[0].0, level, "{release} {m:?}: {f:?}");
+            assert!(f[0].1.contains(words), "{release} {m:?}: {f:?}");
+        }
+        s.openssh = None;
+        assert!(about(&s, SshdMessages::Immediate).is_empty());
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
@@ -629,6 +816,70 @@ mod tests {
             "UsePAM yes\nKbdInteractiveAuthentication no\nAuthenticationMethods publickey\nForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n",
         );
         assert!(!w.iter().any(|t| t.contains("twice")), "{w:?}");
+    }
+
+    /// pam_duo and a forced login_duo: every method that runs sshd's PAM stack and that a
+    /// login may use asks Duo twice (sshd's password method runs the stack too); methods
+    /// that do not run it, or that sshd has switched off, ask once.
+    #[test]
+    fn forced_login_duo_with_pam_duo_warns_for_each_pam_method() {
+        let twice = |conf: &str| -> Vec<String> {
+            let root = tree(&[("etc/ssh/sshd_config", conf)]);
+            let f = levels(&parsed(&root), true, None);
+            let _ = std::fs::remove_dir_all(&root);
+            f.into_iter()
+                .filter(|(l, t)| *l == Level::Warning && t.contains("asks Duo twice"))
+                .map(|(_, t)| t)
+                .collect()
+        };
+        let forced = "ForceCommand /usr/sbin/login_duo\nAllowTcpForwarding no\n";
+        for (settings, through) in [
+            // Positive: each way a PAM method is reachable.
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication yes\n",
+                Some("password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication yes\nAuthenticationMethods publickey,password\n",
+                Some("password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
+                Some("keyboard-interactive or password"),
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive:pam\n",
+                Some("keyboard-interactive"),
+            ),
+            // Negative: no method that runs PAM can be used.
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication no\nPasswordAuthentication no\n",
+                None,
+            ),
+            (
+                "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\nAuthenticationMethods publickey\n",
+                None,
+            ),
+            (
+                "UsePAM no\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
+                None,
+            ),
+        ] {
+            let w = twice(&format!("{settings}{forced}"));
+            match through {
+                Some(m) => {
+                    assert_eq!(w.len(), 1, "{settings}: {w:?}");
+                    assert!(
+                        w[0].contains(&format!("a login through {m} asks Duo twice")),
+                        "{settings}: {w:?}"
+                    );
+                }
+                None => assert!(w.is_empty(), "{settings}: {w:?}"),
+            }
+        }
+        // Without the ForceCommand, no such warning.
+        let w = twice("UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n");
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

@@ -290,8 +290,9 @@ impl Client {
 
     /// Send with the transport retries of docs/BEHAVIOUR.md §1.10, within the budget. A
     /// request that is not `resend`able is retried only while it has not been written: a
-    /// kept-alive connection the server closed is replaced before writing, and a failure after
-    /// writing ends the call.
+    /// kept-alive connection the server closed is replaced before writing, and a failure once
+    /// writing began (while writing, or waiting for the reply) ends the call, since the server
+    /// may have read it.
     fn exchange(
         &mut self,
         request: &[u8],
@@ -433,6 +434,313 @@ mod tests {
         ] {
             assert!(resendable(p), "{p}");
         }
+    }
+
+    /// A scripted Duo service on 127.0.0.1 for the retry rule: a TLS server whose connections
+    /// each do one thing from a list, and that records every request it read.
+    mod server {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        use std::path::PathBuf;
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        use rustls::{ServerConfig, ServerConnection, StreamOwned};
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+        /// What one connection does.
+        #[derive(Clone, Copy, Debug)]
+        pub enum Then {
+            /// Answer each request with 200 and keep the connection open.
+            Answer,
+            /// Answer the first request, then close the connection (an idle keep-alive the
+            /// server ends).
+            AnswerThenClose,
+            /// Read the request, then close the connection without an answer.
+            ReadThenClose,
+            /// Read the request and say nothing for this long, then close.
+            ReadThenSilent(Duration),
+        }
+
+        /// The running service.
+        pub struct Server {
+            pub port: u16,
+            /// The CA file that trusts it.
+            pub ca: PathBuf,
+            /// The path of every request it read, in order, with its connection's number.
+            pub seen: Arc<Mutex<Vec<(usize, String)>>>,
+            dir: PathBuf,
+        }
+
+        impl Drop for Server {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+        }
+
+        /// Start a service whose n-th connection does `script[n]` (later ones are refused).
+        pub fn start(tag: &str, script: &[Then]) -> Server {
+            let dir = std::env::temp_dir().join(format!("duo-client-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let (config, ca_pem) = tls();
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, ca_pem).expect("ca file");
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let script = script.to_vec();
+            let log = seen.clone();
+            std::thread::spawn(move || {
+                for (n, then) in script.into_iter().enumerate() {
+                    let Ok((sock, _)) = listener.accept() else {
+                        return;
+                    };
+                    let (config, log) = (config.clone(), log.clone());
+                    std::thread::spawn(move || serve(n, sock, config, then, &log));
+                }
+            });
+            Server {
+                port,
+                ca,
+                seen,
+                dir,
+            }
+        }
+
+        /// A CA and a server certificate for 127.0.0.1 signed by it.
+        fn tls() -> (Arc<ServerConfig>, String) {
+            use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+            let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+            ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca_key = KeyPair::generate().expect("ca key");
+            let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+            let srv = CertificateParams::new(vec!["127.0.0.1".into()]).expect("params");
+            let srv_key = KeyPair::generate().expect("key");
+            let srv_cert = srv.signed_by(&srv_key, &ca_cert, &ca_key).expect("cert");
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![CertificateDer::from(srv_cert.der().to_vec())],
+                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(srv_key.serialize_der())),
+                )
+                .expect("server config");
+            (Arc::new(config), ca_cert.pem())
+        }
+
+        /// One request's path, or None when the client closed or sent nothing whole.
+        fn read_request(tls: &mut StreamOwned<ServerConnection, TcpStream>) -> Option<String> {
+            let mut buf = Vec::new();
+            let mut b = [0u8; 4096];
+            let head_end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                match tls.read(&mut b) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => buf.extend_from_slice(&b[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < head_end + length {
+                match tls.read(&mut b) {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => buf.extend_from_slice(&b[..n]),
+                }
+            }
+            let target = head.split_whitespace().nth(1)?;
+            Some(target.split('?').next().unwrap_or(target).to_string())
+        }
+
+        fn serve(
+            n: usize,
+            sock: TcpStream,
+            config: Arc<ServerConfig>,
+            then: Then,
+            seen: &Mutex<Vec<(usize, String)>>,
+        ) {
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+            let Ok(conn) = ServerConnection::new(config) else {
+                return;
+            };
+            let mut tls = StreamOwned::new(conn, sock);
+            while let Some(path) = read_request(&mut tls) {
+                seen.lock().expect("seen").push((n, path));
+                match then {
+                    Then::Answer | Then::AnswerThenClose => {
+                        let body = br#"{"stat":"OK","response":{"time":1}}"#;
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        let mut all = reply.into_bytes();
+                        all.extend_from_slice(body);
+                        if tls.write_all(&all).and_then(|()| tls.flush()).is_err() {
+                            return;
+                        }
+                        if matches!(then, Then::AnswerThenClose) {
+                            break;
+                        }
+                    }
+                    Then::ReadThenClose => break,
+                    Then::ReadThenSilent(d) => {
+                        std::thread::sleep(d);
+                        break;
+                    }
+                }
+            }
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    use server::Then;
+
+    /// A handle on the scripted service `srv`.
+    fn client_for(srv: &server::Server) -> Client {
+        let text = format!(
+            "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\nhost = 127.0.0.1:{}\ncafile = {}\n",
+            srv.port,
+            srv.ca.display()
+        );
+        let cfg = crate::config::parse(
+            text.as_bytes(),
+            crate::config::Frontend::Pam,
+            &mut |_, _| {},
+        )
+        .expect("config");
+        Client::open(&cfg, "pam_duo").expect("client")
+    }
+
+    /// One call of `path` with a 10 s budget and `per_wait`.
+    fn call(
+        c: &mut Client,
+        path: &str,
+        per_wait: Option<Duration>,
+    ) -> Result<Zeroizing<Vec<u8>>, CallError> {
+        let deadline = Deadline::new(Duration::from_secs(10));
+        let method = if path.ends_with("/auth") {
+            Method::Post
+        } else {
+            Method::Get
+        };
+        c.call(
+            method,
+            path,
+            &[("username", "alice")],
+            &deadline,
+            per_wait,
+            &mut crate::flow::conv::Silent,
+        )
+    }
+
+    fn seen(srv: &server::Server) -> Vec<(usize, String)> {
+        srv.seen.lock().expect("seen").clone()
+    }
+
+    /// The server read `/auth` and closed the connection without an answer: the call fails,
+    /// and `/auth` was written once (a second write could push twice).
+    #[test]
+    fn auth_read_then_closed_is_an_error_not_a_second_write() {
+        let srv = server::start("closed", &[Then::ReadThenClose, Then::Answer]);
+        let mut c = client_for(&srv);
+        let r = call(&mut c, "/auth/v2/auth", None);
+        assert!(
+            matches!(&r, Err(CallError::Connect { text, .. }) if text.ends_with("Connection closed")),
+            "{r:?}"
+        );
+        assert_eq!(seen(&srv), vec![(0, "/auth/v2/auth".to_string())]);
+    }
+
+    /// The server read `/auth` and stayed silent past `https_timeout`: the call times out, and
+    /// `/auth` was written once.
+    #[test]
+    fn auth_read_then_silent_is_a_timeout_not_a_second_write() {
+        let srv = server::start(
+            "silent",
+            &[Then::ReadThenSilent(Duration::from_secs(3)), Then::Answer],
+        );
+        let mut c = client_for(&srv);
+        let started = std::time::Instant::now();
+        let r = call(&mut c, "/auth/v2/auth", Some(Duration::from_millis(500)));
+        assert!(
+            matches!(&r, Err(CallError::Connect { text, unreachable: true }) if text.ends_with(TIMED_OUT)),
+            "{r:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(seen(&srv), vec![(0, "/auth/v2/auth".to_string())]);
+    }
+
+    /// The same failures for a call that changes nothing (`/preauth`): sent again on a new
+    /// connection, and answered there.
+    #[test]
+    fn other_calls_are_sent_again_after_such_failures() {
+        let srv = server::start(
+            "resend",
+            &[
+                Then::ReadThenClose,
+                Then::ReadThenSilent(Duration::from_secs(3)),
+                Then::Answer,
+            ],
+        );
+        let mut c = client_for(&srv);
+        let r = call(&mut c, "/auth/v2/preauth", Some(Duration::from_millis(500)));
+        assert!(r.is_ok(), "{r:?}");
+        let p = "/auth/v2/preauth".to_string();
+        assert_eq!(seen(&srv), vec![(0, p.clone()), (1, p.clone()), (2, p)]);
+    }
+
+    /// A kept-alive connection the server closed while idle: the `/auth` is not written into
+    /// it (the server would never read it, and the call could not be retried); it goes out on
+    /// a new connection, once.
+    #[test]
+    fn auth_after_a_stale_kept_alive_connection_goes_on_a_new_one() {
+        let srv = server::start("stale", &[Then::AnswerThenClose, Then::Answer]);
+        let mut c = client_for(&srv);
+        assert!(call(&mut c, "/auth/v2/preauth", None).is_ok());
+        // The server's close reaches this end.
+        std::thread::sleep(Duration::from_millis(300));
+        let r = call(&mut c, "/auth/v2/auth", None);
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(
+            seen(&srv),
+            vec![
+                (0, "/auth/v2/preauth".to_string()),
+                (1, "/auth/v2/auth".to_string())
+            ]
+        );
+    }
+
+    /// A kept-alive connection that is still open is used for `/auth` (no needless new one).
+    #[test]
+    fn auth_on_a_live_kept_alive_connection_reuses_it() {
+        let srv = server::start("live", &[Then::Answer, Then::Answer]);
+        let mut c = client_for(&srv);
+        assert!(call(&mut c, "/auth/v2/preauth", None).is_ok());
+        assert!(call(&mut c, "/auth/v2/auth", None).is_ok());
+        assert_eq!(
+            seen(&srv),
+            vec![
+                (0, "/auth/v2/preauth".to_string()),
+                (0, "/auth/v2/auth".to_string())
+            ]
+        );
     }
 
     #[test]
