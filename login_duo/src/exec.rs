@@ -3,7 +3,7 @@
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
-use crate::die;
+use crate::Exit1;
 
 /// Where the command comes from when none is given on the command line.
 pub const ORIGINAL_COMMAND: &str = "SSH_ORIGINAL_COMMAND";
@@ -13,11 +13,12 @@ const PASSCODE: &str = "DUO_PASSCODE";
 
 /// Exec the real user's shell: `shell -c command` (the command's bytes exactly as given), or a
 /// login shell. The environment is this process's, without `DUO_PASSCODE`, built explicitly for
-/// `execve` (the process environment is never modified). Never returns.
-pub fn exec_shell(command: Option<&OsStr>) -> ! {
+/// `execve` (the process environment is never modified). Returns only when it could not run
+/// the shell, with the reason.
+pub fn exec_shell(command: Option<&OsStr>) -> Exit1 {
     let (uid, _) = crate::privsep::real_ids();
     let Some(account) = duo::user::account::by_uid(uid) else {
-        die("Who are you?");
+        return Exit1("Who are you?".into());
     };
     let shell = match account.shell.as_deref() {
         Some(s) if !s.is_empty() => s.to_string(),
@@ -29,20 +30,20 @@ pub fn exec_shell(command: Option<&OsStr>) -> ! {
         None => {
             let login = format!("-{base}");
             if login.len() > 255 {
-                die(&format!("{shell}: Invalid argument"));
+                return Exit1(format!("{shell}: Invalid argument"));
             }
             vec![login.into_bytes()]
         }
     };
     let Ok(path) = CString::new(shell.as_str()) else {
-        die(&format!("{shell}: Invalid argument"));
+        return Exit1(format!("{shell}: Invalid argument"));
     };
     let Ok(cargs) = argv
         .into_iter()
         .map(CString::new)
         .collect::<Result<Vec<_>, _>>()
     else {
-        die("error converting arguments to command");
+        return Exit1("error converting arguments to command".into());
     };
     let env: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| k != PASSCODE)
@@ -54,5 +55,5 @@ pub fn exec_shell(command: Option<&OsStr>) -> ! {
         })
         .collect();
     let e = crate::sys::exec(&path, &cargs, &env);
-    die(&format!("{shell}: {}", duo::sys::strerror(&e)));
+    Exit1(format!("{shell}: {}", duo::sys::strerror(&e)))
 }

@@ -17,12 +17,14 @@ mod terminal;
 use std::ffi::{OsStr, OsString};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
-use duo::config::Config;
+use duo::config::{Config, Frontend};
 use duo::flow::conv::{Conversation, Silent};
-use duo::flow::events::{self, Kind};
-use duo::flow::login::{self, Flags, Gate, Reporter, Request, Verdict};
+use duo::flow::events;
+use duo::flow::login::{self, FailName, Flags, Who};
+use duo::flow::outcome::Outcome;
 use duo::log::{log, Priority};
 use zeroize::Zeroizing;
 
@@ -37,27 +39,44 @@ const MOTD: &str = "/etc/motd";
 /// Longest part of `SSH_CONNECTION` looked at, in bytes.
 const MAX_SSH_CONNECTION: usize = 63;
 
-/// Print `msg` on stderr and exit with status 1.
-pub fn die(msg: &str) -> ! {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
-    let _ = err.flush();
-    std::process::exit(1);
+/// A reason to end the run with status 1: printed on stderr by [`main`]. It is returned, never
+/// acted on where it arises, so that everything in scope (the config's secret key, a
+/// passcode) is dropped and wiped before the process exits.
+pub struct Exit1(pub String);
+
+impl Exit1 {
+    /// Print the message on stderr.
+    pub fn print(&self) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", self.0);
+        let _ = err.flush();
+    }
 }
 
-fn main() {
+fn main() -> ExitCode {
     let started = Instant::now();
     // Our own tag, whatever argv[0] says (docs/BEHAVIOUR.md §0a D9).
     duo::log::open_own_log(c"login_duo");
     duo::log::quiet_panics();
     log(Priority::Info, "starting Duo Unix: Login Duo");
+    match run(started) {
+        // Denied (already logged and shown).
+        Ok(()) => ExitCode::FAILURE,
+        Err(e) => {
+            e.print();
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything but the exit: returns `Ok(())` when the login was denied, and does not return
+/// when it was approved and the shell could be started.
+fn run(started: Instant) -> Result<(), Exit1> {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let a = match args::parse("login_duo", argv.get(1..).unwrap_or(&[])) {
-        Ok(a) => a,
-        Err(e) => die(&format!("{e}\n{}", args::USAGE)),
-    };
+    let a = args::parse("login_duo", argv.get(1..).unwrap_or(&[]))
+        .map_err(|e| Exit1(format!("{e}\n{}", args::USAGE)))?;
     if a.version {
-        die(&format!("login_duo {}", duo::VERSION));
+        return Err(Exit1(format!("login_duo {}", duo::VERSION)));
     }
     duo::log::set_debug(a.debug);
     // The command is bytes: it is run exactly as given, UTF-8 or not.
@@ -72,30 +91,32 @@ fn main() {
     let (caller, _) = privsep::real_ids();
     let approved = if privsep::is_setuid() {
         if a.config.is_some() || a.duo_user.is_some() {
-            die("Only root may specify -c or -f");
+            return Err(Exit1("Only root may specify -c or -f".into()));
         }
-        privsep::run_separated(|| do_auth(&a, caller, command.as_deref(), true, started))
+        privsep::run_separated(|| {
+            do_auth(&a, caller, command.as_deref(), true, started).map(|o| o.allows())
+        })?
     } else {
-        do_auth(&a, caller, command.as_deref(), false, started) == 0
+        do_auth(&a, caller, command.as_deref(), false, started)?.allows()
     };
     if !approved {
-        std::process::exit(1);
+        return Ok(());
     }
-    exec::exec_shell(command.as_deref());
+    Err(exec::exec_shell(command.as_deref()))
 }
 
-/// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`. Returns the exit
-/// status: 0 approves. `separated` says whether this is the privsep child of a setuid run;
-/// `started` is when the program started (for the auth event).
+/// The auth side (docs/BEHAVIOUR.md §7.3) for the calling user `caller`: the verdict, already
+/// logged (a config problem is an error). `separated` says whether this is the privsep child
+/// of a setuid run; `started` is when the program started (for the auth event).
 fn do_auth(
     a: &Args,
     caller: sys::Uid,
     command: Option<&OsStr>,
     separated: bool,
     started: Instant,
-) -> i32 {
+) -> Result<Outcome, Exit1> {
     let Some(account) = duo::user::account::by_uid(caller) else {
-        die("Who are you?");
+        return Err(Exit1("Who are you?".into()));
     };
     let path = a
         .config
@@ -117,49 +138,16 @@ fn do_auth(
     // gives the file to the privsep user, and root can still check it with -c.
     let mut owners = vec![sys::Uid::ROOT];
     owners.extend(duo::user::account::by_name(privsep::PRIVSEP_USER).map(|a| a.uid));
-    let Some(cfg) = login::load_config(&path, Reporter::Login, &owners, &owner) else {
-        return 1;
+    let Some(cfg) = login::load_config(&path, Frontend::Login, &owners, &owner) else {
+        return Ok(Outcome::Error("configuration problem".into()));
     };
     let headless =
         std::env::var_os(exec::ORIGINAL_COMMAND).is_some() || !std::io::stdin().is_terminal();
     // The auth event (`events = json`): filled in as the login goes on, sent where it ends.
-    let mut ev = events::Login::new(&cfg, "login_duo", started);
+    let mut ev = events::Login::new(&cfg, Frontend::Login.program(), started);
     ev.os_user = Some(account.name.clone());
-
-    let shown = a.duo_user.as_deref().unwrap_or(&account.name);
-    match login::group_gate(&cfg, &account, shown) {
-        Gate::Error => {
-            ev.emit(Kind::Error, "Couldn't get groups");
-            return 1;
-        }
-        Gate::Bypass => {
-            ev.emit(Kind::Skipped, events::GROUP_BYPASS);
-            if cfg.motd && !headless {
-                print_motd();
-            }
-            return 0;
-        }
-        Gate::Required => {}
-    }
-
-    let duo_user = match &a.duo_user {
-        Some(u) => u.clone(),
-        None => duo::user::gecos::duo_username(&cfg, &account),
-    };
-    ev.duo_user = Some(duo_user.clone());
-    let addr = client_address(a, &cfg);
-    ev.client_addr.clone_from(&addr);
     // Shown to the user in the push (pushinfo) only: text, not bytes.
     let shown_command = command.map(|c| c.to_string_lossy().into_owned());
-
-    let mut client = match login::open_client(&cfg, "login_duo", &account.name, addr.as_deref()) {
-        Ok(c) => c,
-        Err(why) => {
-            ev.emit(Kind::Error, &format!("Couldn't open Duo API handle: {why}"));
-            return 1;
-        }
-    };
-
     let env_factor = if cfg.accept_env_factor {
         take_env_passcode()
     } else {
@@ -185,30 +173,24 @@ fn do_auth(
         }
         &mut term
     };
-    let ended = login::run(
-        &cfg,
-        &mut client,
-        Request {
-            duo_user: &duo_user,
-            fail_user: &duo_user,
-            addr: addr.as_deref(),
-            command: shown_command.as_deref(),
-            flags,
-            prompts,
-            autopush_fallback: cfg.autopush && !headless,
-            env_factor,
-        },
-        ui,
-    );
-    ev.emit_ended(&ended, client.phases());
-    if matches!(ended.verdict, Verdict::Success | Verdict::Skipped) && cfg.motd && !headless {
+    let addr = || client_address(a, &cfg);
+    let who = Who {
+        account: &account,
+        duo_user: a.duo_user.as_deref(),
+        shown: a.duo_user.as_deref().unwrap_or(&account.name),
+        fail_name: FailName::DuoUser,
+        addr: &addr,
+        command: shown_command.as_deref(),
+        flags,
+        prompts,
+        autopush_fallback: cfg.autopush && !headless,
+        env_factor,
+    };
+    let ended = login::session(&cfg, Frontend::Login, &mut ev, who, ui, &mut |_, _| None);
+    if matches!(ended.outcome, Outcome::Approved | Outcome::Skipped(_)) && cfg.motd && !headless {
         print_motd();
     }
-    if ended.verdict.allows() {
-        0
-    } else {
-        1
-    }
+    Ok(ended.outcome)
 }
 
 /// The client address (docs/BEHAVIOUR.md §7.3 step 8): the first token of `SSH_CONNECTION`, else `-h`,

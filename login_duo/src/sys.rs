@@ -69,16 +69,41 @@ pub enum Forked {
     Child,
 }
 
-/// `fork()`. Only sound while the process has a single thread: `login_duo` forks before it
-/// starts any (the resolver thread is started later, in the child).
-pub fn fork() -> io::Result<Forked> {
-    // SAFETY: login_duo calls this before it has started any thread (see the function's
+/// `fork()`.
+///
+/// # Safety
+///
+/// The process must have a single thread. After a fork with other threads running, the child
+/// holds a copy of whatever locks they held (the allocator's, stdio's), so any allocation in
+/// it may deadlock or corrupt memory. Use [`fork_single_threaded`], which checks this.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: the caller guarantees that no other thread is running (the function's
     // contract), so the child is a complete copy that may run any code.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid)),
     }
+}
+
+/// [`fork`] after checking, in `/proc/self/status`, that this process has one thread; an
+/// error (and no fork) otherwise. `login_duo` forks before it starts any thread (the lookup
+/// threads start later, in the child).
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    if threads != Some(1) {
+        return Err(io::Error::other(format!(
+            "refusing to fork with {} threads",
+            threads.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
+        )));
+    }
+    // SAFETY: the kernel just said this process has one thread, and nothing here starts one
+    // between that look and the fork.
+    unsafe { fork() }
 }
 
 /// How a child ended.

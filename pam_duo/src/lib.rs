@@ -17,8 +17,10 @@ use std::ffi::CStr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use duo::flow::events::{self, Kind};
-use duo::flow::login::{self, Flags, Gate, Reporter, Request, Verdict};
+use duo::config::Frontend;
+use duo::flow::events;
+use duo::flow::login::{self, FailName, Flags, Who};
+use duo::flow::outcome::Outcome;
 use duo::log::{log, Priority};
 use pam::constants::{PamFlag, PamResultCode};
 use pam::conv::Conv;
@@ -102,24 +104,24 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
     );
     duo::log::set_debug(debug);
     // §0a D1: a config problem denies whatever failmode says.
-    let Some(cfg) = login::load_config(&path, Reporter::Pam, &[duo::sys::Uid::ROOT], "root") else {
+    let Some(cfg) = login::load_config(&path, Frontend::Pam, &[duo::sys::Uid::ROOT], "root") else {
         return PAM_SERVICE_ERR;
     };
     // The auth event (`events = json`): filled in as the login goes on, sent where it ends.
-    let mut ev = events::Login::new(&cfg, "pam_duo", started);
+    let mut ev = events::Login::new(&cfg, Frontend::Pam.program(), started);
     let Ok(user) = pamh.get_user(None) else {
-        ev.emit(Kind::Error, "Couldn't get the user name");
+        ev.emit_error("Couldn't get the user name");
         return PAM_USER_UNKNOWN;
     };
     ev.os_user = Some(user.clone());
     let Some(mut account) = duo::user::account::by_name(&user) else {
-        ev.emit(Kind::Error, "Unknown user");
+        ev.emit_error("Unknown user");
         return PAM_USER_UNKNOWN;
     };
     let service = match pamh.get_item::<Service>() {
         Ok(Some(s)) => s.to_string_lossy().into_owned(),
         _ => {
-            ev.emit(Kind::Error, "Couldn't get the PAM service");
+            ev.emit_error("Couldn't get the PAM service");
             return PAM_SERVICE_ERR;
         }
     };
@@ -141,7 +143,7 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
             match duo::user::account::by_uid(duo::sys::real_uid()) {
                 Some(a) => account = a,
                 None => {
-                    ev.emit(Kind::Error, "Unknown calling user");
+                    ev.emit_error("Unknown calling user");
                     return PAM_USER_UNKNOWN;
                 }
             }
@@ -149,63 +151,39 @@ fn authenticate(pamh: &mut PamHandle, args: &[&CStr]) -> PamResultCode {
         _ => {}
     }
     ev.os_user = Some(account.name.clone());
-    match login::group_gate(&cfg, &account, &account.name) {
-        Gate::Error => {
-            ev.emit(Kind::Error, "Couldn't get groups");
-            return PAM_SERVICE_ERR;
-        }
-        Gate::Bypass => {
-            ev.emit(Kind::Skipped, events::GROUP_BYPASS);
-            return PAM_SUCCESS;
-        }
-        Gate::Required => {}
-    }
-    let duo_user = duo::user::gecos::duo_username(&cfg, &account);
-    ev.duo_user = Some(duo_user.clone());
     let rhost = match pamh.get_item::<RHost>() {
         Ok(Some(h)) => Some(h.to_string_lossy().into_owned()),
         _ => None,
     };
-    let addr = duo::user::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
-    ev.client_addr.clone_from(&addr);
-    if ssh::approved_earlier(pamh, &service, &account.name, &duo_user, addr.as_deref()) {
-        ev.emit(Kind::Success, ssh::REUSED);
-        return PAM_SUCCESS;
-    }
-    let mut client = match login::open_client(&cfg, "pam_duo", &account.name, addr.as_deref()) {
-        Ok(c) => c,
-        Err(why) => {
-            ev.emit(Kind::Error, &format!("Couldn't open Duo API handle: {why}"));
-            return PAM_SERVICE_ERR;
-        }
-    };
+    let addr = || duo::user::netaddr::client_address(rhost.as_deref(), cfg.fallback_local_ip);
     let conv_item = pamh.get_item::<Conv>().ok().flatten();
     let mut ui = conv::PamConversation::new(conv_item, ssh::delivery(&cfg, &service));
-    let ended = login::run(
-        &cfg,
-        &mut client,
-        Request {
-            duo_user: &duo_user,
-            fail_user: &account.name,
-            addr: addr.as_deref(),
-            command: command.as_deref(),
-            flags,
-            prompts: cfg.prompts,
-            autopush_fallback: false,
-            env_factor: None,
-        },
-        &mut ui,
-    );
-    ui.finish(ended.verdict.allows());
+    let who = Who {
+        account: &account,
+        duo_user: None,
+        shown: &account.name,
+        fail_name: FailName::OsUser,
+        addr: &addr,
+        command: command.as_deref(),
+        flags,
+        prompts: cfg.prompts,
+        autopush_fallback: false,
+        env_factor: None,
+    };
+    let mut earlier = |duo_user: &str, addr: Option<&str>| {
+        ssh::approved_earlier(pamh, &service, &account.name, duo_user, addr).then_some(ssh::REUSED)
+    };
+    let ended = login::session(&cfg, Frontend::Pam, &mut ev, who, &mut ui, &mut earlier);
+    ui.finish(ended.outcome.allows());
     drop(ui);
-    ev.emit_ended(&ended, client.phases());
-    if ended.verdict == Verdict::Success {
+    if ended.outcome == Outcome::Approved && ended.attempts > 0 {
+        let duo_user = ev.duo_user.clone().unwrap_or_default();
         ssh::keep_approval(pamh, &service, &account.name, &duo_user);
     }
-    match ended.verdict {
-        Verdict::Success | Verdict::Skipped | Verdict::FailSafe => PAM_SUCCESS,
-        Verdict::Aborted => PAM_ABORT,
-        Verdict::FailSecure | Verdict::Error => PAM_SERVICE_ERR,
-        Verdict::MaxTries => PAM_MAXTRIES,
+    match ended.outcome {
+        Outcome::Approved | Outcome::Skipped(_) | Outcome::FailSafe(_) => PAM_SUCCESS,
+        Outcome::Aborted(_) => PAM_ABORT,
+        Outcome::FailSecure(_) | Outcome::Error(_) => PAM_SERVICE_ERR,
+        Outcome::Failed(_) => PAM_MAXTRIES,
     }
 }

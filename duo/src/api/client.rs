@@ -8,6 +8,7 @@ use rustls::ClientConfig;
 use zeroize::Zeroizing;
 
 use crate::api::deadline::Deadline;
+pub use crate::api::evidence::Evidence;
 use crate::api::http::{Conn, OpenError, Response, Target};
 use crate::api::phases::Phases;
 use crate::api::proxy::Proxy;
@@ -33,10 +34,12 @@ pub enum CallError {
     Connect {
         /// The whole `Couldn't connect to <host>: <reason>`.
         text: String,
-        /// The service could not be reached at the network level (name lookup, connect, TLS
-        /// handshake, silence), as opposed to a connection closed mid-reply, a malformed reply
-        /// or a proxy's refusal. Only this may open the outage window (`crate::flow::outage`).
-        unreachable: bool,
+        /// [`Evidence::Unreachable`] when the service could not be reached at the network level
+        /// (name lookup, connect, TLS handshake, silence), as opposed to a connection closed
+        /// mid-reply or a malformed reply ([`Evidence::None`]) or a proxy's refusal
+        /// ([`Evidence::Answered`]). Only unreachability may open the outage window
+        /// (`crate::flow::outage`).
+        evidence: Evidence,
     },
     /// HTTP 401: wrong ikey or skey, or a bad signature.
     Unauthorized,
@@ -61,6 +64,19 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+impl CallError {
+    /// What this failure shows about the service (for the outage window).
+    pub fn evidence(&self) -> Evidence {
+        match self {
+            CallError::Connect { evidence, .. } => *evidence,
+            CallError::Unauthorized | CallError::Server(_) | CallError::Rejected(_) => {
+                Evidence::Answered
+            }
+            CallError::Local(_) => Evidence::None,
+        }
+    }
+}
+
 /// An open Duo API handle. One per login; the TLS connection is reused across calls.
 pub struct Client {
     tls: Arc<ClientConfig>,
@@ -75,10 +91,6 @@ pub struct Client {
     offset: i64,
     conn: Option<Conn>,
     phases: Phases,
-    /// Some HTTP response came back through this handle.
-    answered: bool,
-    /// The last call ended in [`CallError::Connect`] with `unreachable` set.
-    unreachable: bool,
 }
 
 /// Most transport attempts per call.
@@ -133,26 +145,12 @@ impl Client {
             offset: 0,
             conn: None,
             phases: Phases::default(),
-            answered: false,
-            unreachable: false,
         })
     }
 
     /// Where the time of this handle's calls went so far (for the auth event).
     pub fn phases(&self) -> &Phases {
         &self.phases
-    }
-
-    /// Whether any HTTP response (of any status) came back from the service through this
-    /// handle: evidence that the service is reachable (`crate::flow::outage`).
-    pub fn answered(&self) -> bool {
-        self.answered
-    }
-
-    /// Whether the last call failed because the service could not be reached at the network
-    /// level ([`CallError::Connect`] with `unreachable`).
-    pub fn last_call_unreachable(&self) -> bool {
-        self.unreachable
     }
 
     /// Set the server time offset in seconds, added to the local clock for `X-Duo-Date`.
@@ -198,21 +196,9 @@ impl Client {
         let qs = crate::api::sign::canonical_params(params);
         let mut backoff: u64 = 1;
         let mut retries = 0;
-        self.unreachable = false;
         loop {
             let request = self.request(method, path, &qs);
-            let resp = self
-                .exchange(&request, deadline, per_wait, resendable(path))
-                .inspect_err(|e| {
-                    self.unreachable = matches!(
-                        e,
-                        CallError::Connect {
-                            unreachable: true,
-                            ..
-                        }
-                    );
-                })?;
-            self.answered = true;
+            let resp = self.exchange(&request, deadline, per_wait, resendable(path))?;
             if resp.status == 429 {
                 let (wait, from_header) = match retry_after(&resp) {
                     Some(w) => (w, true),
@@ -300,13 +286,13 @@ impl Client {
         per_wait: Option<Duration>,
         resend: bool,
     ) -> Result<Response, CallError> {
-        let fail = |reason: &str, unreachable: bool| CallError::Connect {
+        let fail = |reason: &str, evidence: Evidence| CallError::Connect {
             text: format!("Couldn't connect to {}: {reason}", self.host_conf),
-            unreachable,
+            evidence,
         };
         let mut last = String::from(TIMED_OUT);
-        // Whether `last` is network-level unreachability (no try made yet: no evidence).
-        let mut unreachable = false;
+        // What `last` shows about the service (no try made yet: nothing).
+        let mut evidence = Evidence::None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 self.phases.retries += 1;
@@ -317,7 +303,7 @@ impl Client {
             if self.conn.is_none() {
                 if deadline.expired() {
                     // The last real failure says more than "timed out" (e.g. a refused proxy).
-                    return Err(fail(&last, unreachable));
+                    return Err(fail(&last, evidence));
                 }
                 let target = Target {
                     host: &self.host,
@@ -331,20 +317,18 @@ impl Client {
                     Err(OpenError::Network {
                         reason,
                         transient: true,
-                        unreachable: u,
+                        evidence: e,
                     }) => {
                         last = reason;
-                        unreachable = u;
+                        evidence = e;
                         if attempt + 1 < ATTEMPTS {
                             deadline.sleep(Duration::from_secs(1 << attempt));
                         }
                         continue;
                     }
                     Err(OpenError::Network {
-                        reason,
-                        unreachable: u,
-                        ..
-                    }) => return Err(fail(&reason, u)),
+                        reason, evidence, ..
+                    }) => return Err(fail(&reason, evidence)),
                 }
             }
             let Some(conn) = self.conn.as_mut() else {
@@ -363,16 +347,20 @@ impl Client {
                     self.conn = None;
                     // Silence after connecting is unreachability; a closed connection or a
                     // malformed reply is not.
-                    unreachable = matches!(reason, crate::api::response::ReadError::TimedOut);
+                    evidence = if matches!(reason, crate::api::response::ReadError::TimedOut) {
+                        Evidence::Unreachable
+                    } else {
+                        Evidence::None
+                    };
                     last = reason.to_string();
                     if !resend {
                         // The server may have read it: sending it again could push twice.
-                        return Err(fail(&last, unreachable));
+                        return Err(fail(&last, evidence));
                     }
                 }
             }
         }
-        Err(fail(&last, unreachable))
+        Err(fail(&last, evidence))
     }
 }
 
@@ -676,7 +664,7 @@ mod tests {
         let started = std::time::Instant::now();
         let r = call(&mut c, "/auth/v2/auth", Some(Duration::from_millis(500)));
         assert!(
-            matches!(&r, Err(CallError::Connect { text, unreachable: true }) if text.ends_with(TIMED_OUT)),
+            matches!(&r, Err(CallError::Connect { text, evidence: Evidence::Unreachable }) if text.ends_with(TIMED_OUT)),
             "{r:?}"
         );
         assert!(

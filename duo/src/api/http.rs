@@ -13,6 +13,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::api::deadline::Deadline;
+use crate::api::evidence::Evidence;
 use crate::api::phases::Phases;
 use crate::api::proxy::{self, Proxy};
 pub use crate::api::response::{ReadError, Response};
@@ -35,11 +36,12 @@ pub enum OpenError {
         reason: String,
         /// Timeouts and proxy 5xx: worth a retry after a pause.
         transient: bool,
-        /// The service could not be reached at the network level: the name did not resolve,
-        /// the connect was refused or unanswered, the TLS handshake failed, silence, or a
-        /// proxy that could not reach it (5xx). False when a proxy answered otherwise (e.g.
-        /// 407). Only this may open the outage window (`crate::flow::outage`).
-        unreachable: bool,
+        /// What the failure shows about the service: [`Evidence::Unreachable`] when the name
+        /// did not resolve, the connect was refused or unanswered, the TLS handshake failed,
+        /// silence, or a proxy that could not reach it (5xx); [`Evidence::Answered`] when a
+        /// proxy answered otherwise (e.g. 407). Only unreachability may open the outage
+        /// window (`crate::flow::outage`).
+        evidence: Evidence,
     },
     /// This machine could not even try: descriptors, memory, threads, an internal error.
     Local(String),
@@ -50,7 +52,7 @@ impl OpenError {
         OpenError::Network {
             reason: reason.into(),
             transient,
-            unreachable: true,
+            evidence: Evidence::Unreachable,
         }
     }
 }
@@ -577,7 +579,11 @@ fn connect_through(
     proxy::check_reply(&reply).map_err(|(line, transient)| OpenError::Network {
         reason: format!("Proxy error: {line}"),
         transient,
-        unreachable: transient,
+        evidence: if transient {
+            Evidence::Unreachable
+        } else {
+            Evidence::Answered
+        },
     })?;
     Ok(s)
 }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod deadline;
+pub mod evidence;
 pub(crate) mod hmac512;
 pub(crate) mod http;
 pub mod localhop;

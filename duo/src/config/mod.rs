@@ -20,13 +20,25 @@ pub const MAX_PROBE_INTERVAL: u32 = 3_600;
 /// A secret or sensitive string, wiped from memory when dropped.
 pub type Secret = Zeroizing<String>;
 
-/// Which frontend reads the file: `motd` and `accept_env_factor` differ between them.
+/// Which frontend runs: it reads the file (`motd` and `accept_env_factor` differ between
+/// them), reports config problems its own way, and names itself in the User-Agent and the
+/// auth event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frontend {
     /// `pam_duo.so`: `motd` is an unknown key.
     Pam,
     /// `login_duo`: `motd` is accepted.
     Login,
+}
+
+impl Frontend {
+    /// The program's name: `pam_duo` or `login_duo`.
+    pub fn program(self) -> &'static str {
+        match self {
+            Frontend::Pam => "pam_duo",
+            Frontend::Login => "login_duo",
+        }
+    }
 }
 
 /// What to do when Duo cannot be reached at the preauth stage.

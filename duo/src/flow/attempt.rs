@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::api::client::{Client, Method};
+use crate::api::client::{Client, Evidence, Method};
 use crate::api::deadline::Deadline;
 use crate::api::sign;
 use crate::config::{Config, FailMode};
@@ -203,15 +203,11 @@ pub fn attempt(
     seen: &mut Seen,
     window: &mut Window,
 ) -> Outcome {
-    let after = preauth_verdict(preauth_stage(client, ctx, input, ui), ctx.cfg.failmode);
+    let (stage, evidence) = preauth_stage(client, ctx, input, ui);
     // What the stage showed about the service is all the outage window needs; it learns it
     // now, so that a probe's claim never waits on a push.
-    let decided = match &after {
-        AfterPreauth::Decided(o) => Some(o),
-        AfterPreauth::Prompt(_) => None,
-    };
-    window.learn(decided, client);
-    let prompt = match after {
+    window.learn(evidence);
+    let prompt = match preauth_verdict(stage, ctx.cfg.failmode) {
         AfterPreauth::Prompt(p) => p,
         AfterPreauth::Decided(o) => return o,
     };
@@ -290,18 +286,58 @@ fn stage_budget(ctx: &Context<'_>) -> (Deadline<'static>, Option<Duration>) {
     )
 }
 
-/// Ping and preauth.
+/// Ping and preauth, and what their calls showed about the service.
 fn preauth_stage(
     client: &mut Client,
     ctx: &Context<'_>,
     input: &Input<'_>,
     ui: &mut dyn Conversation,
+) -> (Result<Preauth, Problem>, Evidence) {
+    let mut evidence = Evidence::None;
+    let r = preauth_calls(client, ctx, input, ui, &mut evidence);
+    (r, evidence)
+}
+
+/// One call of the ping/preauth stage, adding what it showed to `evidence`.
+fn stage_call(
+    client: &mut Client,
+    call: (Method, &str, &[(&str, &str)]),
+    budget: (&Deadline<'_>, Option<Duration>),
+    ui: &mut dyn Conversation,
+    evidence: &mut Evidence,
+) -> Result<Zeroizing<Vec<u8>>, Problem> {
+    let (method, path, params) = call;
+    match client.call(method, path, params, budget.0, budget.1, ui) {
+        Ok(body) => {
+            *evidence = evidence.then(Evidence::Answered);
+            Ok(body)
+        }
+        Err(e) => {
+            *evidence = evidence.then(e.evidence());
+            Err(e.into())
+        }
+    }
+}
+
+fn preauth_calls(
+    client: &mut Client,
+    ctx: &Context<'_>,
+    input: &Input<'_>,
+    ui: &mut dyn Conversation,
+    evidence: &mut Evidence,
 ) -> Result<Preauth, Problem> {
     if input.duo_user.is_empty() {
         return Err(Problem::Local("empty username".into()));
     }
     let (deadline, per_wait) = stage_budget(ctx);
-    let body = client.call(Method::Get, "/auth/v2/ping", &[], &deadline, per_wait, ui)?;
+    let budget = (&deadline, per_wait);
+    let body = stage_call(
+        client,
+        (Method::Get, "/auth/v2/ping", &[]),
+        budget,
+        ui,
+        evidence,
+    )?;
     let server_time = ping_time(&body)?;
     client.set_time_offset(server_time.saturating_sub(now_secs()));
 
@@ -326,13 +362,12 @@ fn preauth_stage(
     if input.flags.verified_push {
         params.push(("client_supports_verified_push", "1"));
     }
-    let body = client.call(
-        Method::Post,
-        "/auth/v2/preauth",
-        &params,
-        &deadline,
-        per_wait,
+    let body = stage_call(
+        client,
+        (Method::Post, "/auth/v2/preauth", &params),
+        budget,
         ui,
+        evidence,
     )?;
     let preauth = preauth_reply(&body, input.flags.verified_push)?;
     if let Preauth::Deny(text) | Preauth::Enroll(text) = &preauth {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::api::phases::Phases;
 use crate::config::{Config, Events, FailMode};
-use crate::flow::login::{Ended, Verdict};
+use crate::flow::login::Ended;
 use crate::log::Priority;
 
 /// Version of the field set.
@@ -50,67 +50,6 @@ pub const MESSAGE_ID: &str = "8a5b4c1e2f9d4e7a9c0b3d6e1f2a4b5c";
 
 /// The reason of the event of a login that the `groups` option let through without Duo.
 pub const GROUP_BYPASS: &str = "bypassed Duo 2FA due to user's UNIX group";
-
-/// What a login came to, as the `result` field says it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Duo approved.
-    Success,
-    /// Allowed without two-factor authentication (Duo's bypass, or the `groups` option).
-    Skipped,
-    /// Duo said no: preauth deny or enrollment, HTTP 4xx, the answer could not be read.
-    Denied,
-    /// The only attempt allowed failed (a denied push, a wrong passcode).
-    Failed,
-    /// Duo unreachable at preauth, `failmode = safe`: allowed without two-factor
-    /// authentication.
-    FailSafe,
-    /// Duo unreachable at preauth, `failmode = secure`: denied.
-    FailSecure,
-    /// Any other failure: denied.
-    Error,
-    /// Every one of several attempts failed.
-    MaxTries,
-}
-
-impl Kind {
-    /// The `result` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Success => "success",
-            Kind::Skipped => "skipped",
-            Kind::Denied => "denied",
-            Kind::Failed => "failed",
-            Kind::FailSafe => "failsafe",
-            Kind::FailSecure => "failsecure",
-            Kind::Error => "error",
-            Kind::MaxTries => "maxtries",
-        }
-    }
-
-    /// The syslog priority: that of the login's verdict line.
-    pub fn priority(self) -> Priority {
-        match self {
-            Kind::Success => Priority::Info,
-            Kind::Error => Priority::Err,
-            _ => Priority::Warning,
-        }
-    }
-
-    /// The result of a login that ran the attempt loop.
-    pub fn of(ended: &Ended) -> Kind {
-        match ended.verdict {
-            Verdict::Success => Kind::Success,
-            Verdict::Skipped => Kind::Skipped,
-            Verdict::Aborted => Kind::Denied,
-            Verdict::FailSafe => Kind::FailSafe,
-            Verdict::FailSecure => Kind::FailSecure,
-            Verdict::Error => Kind::Error,
-            Verdict::MaxTries if ended.allowed <= 1 => Kind::Failed,
-            Verdict::MaxTries => Kind::MaxTries,
-        }
-    }
-}
 
 /// The login an event is about, as far as the frontend knows it. Made once the configuration
 /// is read; nothing is sent unless it says `events = json`.
@@ -158,29 +97,25 @@ impl<'c> Login<'c> {
         self.cfg.events == Events::Json
     }
 
-    /// Send the event of a login that ended without Duo's attempt loop (the `groups` option,
-    /// an unknown user, a handle that could not be opened, …).
-    pub fn emit(&self, kind: Kind, reason: &str) {
+    /// Send the event of a login that has ended; `phases` from its API handle (empty when it
+    /// ended before one was opened).
+    pub fn emit(&self, ended: &Ended, phases: &Phases) {
         if self.enabled() {
-            send(&self.render(kind, reason, None, &Phases::default()));
+            send(&self.render(ended, phases));
         }
     }
 
-    /// Send the event of a login that ran the attempt loop; `phases` from its API handle.
-    pub fn emit_ended(&self, ended: &Ended, phases: &Phases) {
-        if self.enabled() {
-            send(&self.render(Kind::of(ended), &ended.reason, Some(ended), phases));
-        }
+    /// Send the event of a login that ended in an error before Duo was asked.
+    pub fn emit_error(&self, reason: &str) {
+        self.emit(
+            &Ended::early(crate::flow::outcome::Outcome::Error(reason.into()), reason),
+            &Phases::default(),
+        );
     }
 
     /// Build the event (whether or not events are on).
-    pub fn render(
-        &self,
-        kind: Kind,
-        reason: &str,
-        ended: Option<&Ended>,
-        phases: &Phases,
-    ) -> Rendered {
+    pub fn render(&self, ended: &Ended, phases: &Phases) -> Rendered {
+        let reason = ended.reason.as_str();
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -197,7 +132,7 @@ impl<'c> Login<'c> {
                 )))),
             ),
             ("event", text("login")),
-            ("result", text(kind.as_str())),
+            ("result", text(ended.outcome.result(ended.allowed))),
             ("reason", Some(Val::Text(Cow::Borrowed(reason)))),
             ("frontend", text(self.frontend)),
             ("service", opt(&self.service)),
@@ -215,9 +150,9 @@ impl<'c> Login<'c> {
                     FailMode::Secure => "secure",
                 }),
             ),
-            ("txid", ended.and_then(|e| opt(&e.seen.txid))),
-            ("factor", ended.and_then(|e| opt(&e.seen.factor))),
-            ("attempts", num(ended.map_or(0, |e| u64::from(e.attempts)))),
+            ("txid", opt(&ended.seen.txid)),
+            ("factor", opt(&ended.seen.factor)),
+            ("attempts", num(u64::from(ended.attempts))),
             ("lookup_ms", ms(phases.lookup)),
             ("connect_ms", ms(phases.connect)),
             ("tls_ms", ms(phases.tls)),
@@ -236,7 +171,7 @@ impl<'c> Login<'c> {
         .collect();
         let json = fit(&mut fields);
         let message = format!("{COOKIE}{json}");
-        let priority = kind.priority();
+        let priority = ended.outcome.priority();
         let journal = journal_payload(&message, priority, self.ident(), &fields);
         Rendered {
             priority,
@@ -439,6 +374,7 @@ fn send(ev: &Rendered) {
 mod tests {
     use super::*;
     use crate::flow::attempt::Seen;
+    use crate::flow::outcome::Outcome;
     use serde_json::Value;
 
     fn cfg() -> Config {
@@ -451,9 +387,9 @@ mod tests {
         }
     }
 
-    fn ended(verdict: Verdict, allowed: u32) -> Ended {
+    fn ended(outcome: Outcome, allowed: u32) -> Ended {
         Ended {
-            verdict,
+            outcome,
             reason: "why".into(),
             attempts: allowed,
             allowed,
@@ -497,20 +433,25 @@ mod tests {
     }
 
     #[test]
-    fn results_follow_the_verdicts() {
+    fn results_follow_the_outcome() {
+        let c = cfg();
+        let l = Login::new(&c, "pam_duo", Instant::now());
         let cases = [
-            (Verdict::Success, 3, "success", Priority::Info),
-            (Verdict::Skipped, 3, "skipped", Priority::Warning),
-            (Verdict::Aborted, 3, "denied", Priority::Warning),
-            (Verdict::FailSafe, 3, "failsafe", Priority::Warning),
-            (Verdict::FailSecure, 3, "failsecure", Priority::Warning),
-            (Verdict::Error, 3, "error", Priority::Err),
-            (Verdict::MaxTries, 1, "failed", Priority::Warning),
-            (Verdict::MaxTries, 2, "maxtries", Priority::Warning),
+            (Outcome::Approved, 3, "success", Priority::Info),
+            (Outcome::Aborted("x".into()), 3, "denied", Priority::Warning),
+            (Outcome::Error("x".into()), 3, "error", Priority::Err),
+            (Outcome::Failed("x".into()), 1, "failed", Priority::Warning),
+            (
+                Outcome::Failed("x".into()),
+                2,
+                "maxtries",
+                Priority::Warning,
+            ),
         ];
-        for (v, allowed, result, prio) in cases {
-            let k = Kind::of(&ended(v, allowed));
-            assert_eq!((k.as_str(), k.priority()), (result, prio), "{v:?}");
+        for (o, allowed, result, prio) in cases {
+            let r = l.render(&ended(o.clone(), allowed), &Phases::default());
+            assert_eq!(r.priority, prio, "{o:?}");
+            assert_eq!(object_of(&r)["result"], result, "{o:?}");
         }
     }
 
@@ -535,12 +476,7 @@ mod tests {
             rate_limit_waits: 2,
             rate_limit_wait: Duration::from_millis(8),
         };
-        let r = l.render(
-            Kind::MaxTries,
-            "why",
-            Some(&ended(Verdict::MaxTries, 3)),
-            &phases,
-        );
+        let r = l.render(&ended(Outcome::Failed("why".into()), 3), &phases);
         assert!(!r.message.contains('\n'));
         let o = object_of(&r);
         let keys: Vec<&str> = o.keys().map(String::as_str).collect();
@@ -610,7 +546,10 @@ mod tests {
     fn absent_values_are_left_out() {
         let c = cfg();
         let l = Login::new(&c, "login_duo", Instant::now());
-        let o = object_of(&l.render(Kind::Skipped, "groups", None, &Phases::default()));
+        let o = object_of(&l.render(
+            &Ended::early(Outcome::Skipped("groups".to_string()), "groups"),
+            &Phases::default(),
+        ));
         for k in [
             "service",
             "os_user",
@@ -635,7 +574,10 @@ mod tests {
         let mut l = Login::new(&c, "login_duo", Instant::now());
         l.duo_user = Some(HOSTILE.into());
         l.client_addr = Some(HOSTILE.into());
-        let r = l.render(Kind::Denied, HOSTILE, None, &Phases::default());
+        let r = l.render(
+            &Ended::early(Outcome::Aborted(HOSTILE.to_string()), HOSTILE),
+            &Phases::default(),
+        );
         let bad = |ch: char| ch.is_control() || ch == '\u{2028}' || ch == '\u{2029}';
         assert!(!r.message.chars().any(bad), "{:?}", r.message);
         let o = object_of(&r);
@@ -667,7 +609,7 @@ mod tests {
         for (frontend, service) in [("pam_duo", "sshd"), ("login_duo", "login_duo")] {
             let mut l = Login::new(&c, frontend, Instant::now());
             l.service = Some(service.into());
-            let r = l.render(Kind::Success, "ok", None, &Phases::default());
+            let r = l.render(&Ended::early(Outcome::Approved, "ok"), &Phases::default());
             let f = journal_fields(&r.journal);
             let get = |n: &str| f.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
             // This test program's own name (its comm) is neither.
@@ -690,7 +632,10 @@ mod tests {
         l.os_user = Some("é".repeat(9_000));
         l.service = Some("s".repeat(100));
         let long_reason = format!("{}{}", "r".repeat(50_000), HOSTILE);
-        let r = l.render(Kind::Error, &long_reason, None, &Phases::default());
+        let r = l.render(
+            &Ended::early(Outcome::Error(long_reason.clone()), &long_reason),
+            &Phases::default(),
+        );
         assert!(r.message.len() <= MAX_MESSAGE, "{}", r.message.len());
         let o = object_of(&r);
         assert_eq!(o["truncated"], true);
@@ -705,7 +650,10 @@ mod tests {
         assert_eq!(user.1, o["duo_user"].as_str().unwrap().as_bytes());
         // Only a record that had to be cut is marked.
         let short = Login::new(&c, "pam_duo", Instant::now());
-        let short = object_of(&short.render(Kind::Error, "x", None, &Phases::default()));
+        let short = object_of(&short.render(
+            &Ended::early(Outcome::Error("x".to_string()), "x"),
+            &Phases::default(),
+        ));
         assert!(!short.contains_key("truncated"));
     }
 

@@ -50,7 +50,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::api::client::Client;
+use crate::api::evidence::Evidence;
 use crate::config::{Config, FailMode};
 use crate::flow::outcome::Outcome;
 use crate::log::{log, Priority};
@@ -245,24 +245,25 @@ impl Window {
         })
     }
 
-    /// Learn from the ping/preauth stage of an attempt that went to the network: a failmode
-    /// verdict caused by unreachability opens or extends the window; any answer from the
-    /// service closes it; anything else (a local failure) changes nothing, except that a probe
-    /// gives its claim back so that the next login probes. `verdict` is the stage's outcome
-    /// when it decided the attempt (`None` when Duo asked for a second factor).
-    pub fn learn(&mut self, verdict: Option<&Outcome>, client: &Client) {
+    /// Learn from the ping/preauth stage of an attempt that went to the network: network
+    /// unreachability (which at that stage is always a failmode verdict) opens or extends the
+    /// window; any answer from the service closes it; nothing either way (a local failure)
+    /// changes nothing, except that a probe gives its claim back so that the next login
+    /// probes.
+    pub fn learn(&mut self, evidence: Evidence) {
         let Some(on) = self.on.as_mut() else {
             return;
         };
-        let failmode = matches!(verdict, Some(Outcome::FailSafe(_) | Outcome::FailSecure(_)));
-        let r = if failmode && client.last_call_unreachable() {
-            on.settle();
-            on.failed()
-        } else if client.answered() {
-            on.settle();
-            on.answered()
-        } else {
-            on.hand_back()
+        let r = match evidence {
+            Evidence::Unreachable => {
+                on.settle();
+                on.failed()
+            }
+            Evidence::Answered => {
+                on.settle();
+                on.answered()
+            }
+            Evidence::None => on.hand_back(),
         };
         if let Err(why) = r {
             warn(&why);

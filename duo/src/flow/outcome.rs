@@ -51,6 +51,69 @@ pub enum Outcome {
     Error(String),
 }
 
+impl Outcome {
+    /// Whether the login may proceed: approved, skipped by Duo or the `groups` option, or the
+    /// failmode verdict with `failmode = safe`.
+    pub fn allows(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Approved | Outcome::Skipped(_) | Outcome::FailSafe(_)
+        )
+    }
+
+    /// The words that begin the verdict line (docs/BEHAVIOUR.md §9).
+    pub fn line_words(&self) -> &'static str {
+        match self {
+            Outcome::Approved => "Successful Duo login",
+            Outcome::Skipped(_) => "Skipped Duo login",
+            Outcome::Failed(_) => "Failed Duo login",
+            Outcome::Aborted(_) => "Aborted Duo login",
+            Outcome::FailSafe(_) => "Failsafe Duo login",
+            Outcome::FailSecure(_) => "Failsecure Duo login",
+            Outcome::Error(_) => "Error in Duo login",
+        }
+    }
+
+    /// The reason text of the verdict line (empty for an approval).
+    pub fn reason(&self) -> &str {
+        match self {
+            Outcome::Approved => "",
+            Outcome::Skipped(t)
+            | Outcome::Failed(t)
+            | Outcome::Aborted(t)
+            | Outcome::FailSafe(t)
+            | Outcome::FailSecure(t)
+            | Outcome::Error(t) => t,
+        }
+    }
+
+    /// The auth event's `result` for a login that ended with this outcome after `allowed`
+    /// attempts were allowed: a last [`Outcome::Failed`] is `failed` when one attempt was
+    /// allowed and `maxtries` when several were.
+    pub fn result(&self, allowed: u32) -> &'static str {
+        match self {
+            Outcome::Approved => "success",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Aborted(_) => "denied",
+            Outcome::Failed(_) if allowed <= 1 => "failed",
+            Outcome::Failed(_) => "maxtries",
+            Outcome::FailSafe(_) => "failsafe",
+            Outcome::FailSecure(_) => "failsecure",
+            Outcome::Error(_) => "error",
+        }
+    }
+
+    /// The syslog priority of the verdict line (and of the auth event).
+    pub fn priority(&self) -> crate::log::Priority {
+        use crate::log::Priority;
+        match self {
+            Outcome::Approved => Priority::Info,
+            Outcome::Error(_) => Priority::Err,
+            _ => Priority::Warning,
+        }
+    }
+}
+
 impl Problem {
     /// The outcome of this problem outside the ping/preauth stage, where failmode does not
     /// apply.
@@ -77,7 +140,7 @@ mod tests {
         assert_eq!(
             Problem::from(CallError::Connect {
                 text: "Couldn't connect to h: Failed to connect".into(),
-                unreachable: true,
+                evidence: crate::api::evidence::Evidence::Unreachable,
             }),
             Problem::Service("Couldn't connect to h: Failed to connect".into())
         );
@@ -93,6 +156,49 @@ mod tests {
             Problem::from(CallError::Rejected(429)),
             Problem::Abort("HTTP 429".into())
         );
+    }
+
+    #[test]
+    fn results_and_priorities_follow_the_outcome() {
+        use crate::log::Priority;
+        let t = || "why".to_string();
+        let cases = [
+            (Outcome::Approved, 3, "success", Priority::Info, true),
+            (Outcome::Skipped(t()), 3, "skipped", Priority::Warning, true),
+            (Outcome::Aborted(t()), 3, "denied", Priority::Warning, false),
+            (
+                Outcome::FailSafe(t()),
+                3,
+                "failsafe",
+                Priority::Warning,
+                true,
+            ),
+            (
+                Outcome::FailSecure(t()),
+                3,
+                "failsecure",
+                Priority::Warning,
+                false,
+            ),
+            (Outcome::Error(t()), 3, "error", Priority::Err, false),
+            (Outcome::Failed(t()), 1, "failed", Priority::Warning, false),
+            (
+                Outcome::Failed(t()),
+                2,
+                "maxtries",
+                Priority::Warning,
+                false,
+            ),
+        ];
+        for (o, allowed, result, prio, allows) in cases {
+            assert_eq!(
+                (o.result(allowed), o.priority(), o.allows()),
+                (result, prio, allows),
+                "{o:?}"
+            );
+        }
+        assert_eq!(Outcome::Approved.reason(), "");
+        assert_eq!(Outcome::Error("x".into()).reason(), "x");
     }
 
     #[test]

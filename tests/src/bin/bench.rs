@@ -360,7 +360,7 @@ mod events {
     /// Mean milliseconds of rendering one event with typical values, and of sending its
     /// journal datagram the way the product does, to a socket of this program.
     fn in_process() -> Result<(f64, f64), String> {
-        use duo::flow::events::{Kind, Login};
+        use duo::flow::events::Login;
         let text = format!(
             "[duo]\nikey = {}\nskey = {}\nhost = api-xxxxxxxx.duosecurity.com\nevents = json\n",
             duo_tests::IKEY,
@@ -383,7 +383,7 @@ mod events {
             ..Default::default()
         };
         let ended = duo::flow::login::Ended {
-            verdict: duo::flow::login::Verdict::Success,
+            outcome: duo::flow::outcome::Outcome::Approved,
             reason: String::new(),
             attempts: 1,
             allowed: 3,
@@ -399,7 +399,7 @@ mod events {
         let cpu0 = super::cpu_ms();
         let mut last = None;
         for _ in 0..BUILDS {
-            last = Some(l.render(Kind::Success, "", Some(&ended), &phases));
+            last = Some(l.render(&ended, &phases));
         }
         let build = (super::cpu_ms() - cpu0) / f64::from(BUILDS);
         let payload = last.ok_or("no event")?.journal;
