@@ -461,14 +461,28 @@ impl On {
             return Ok(());
         };
         let path = self.place.path();
-        if !lock(&file, true) {
-            return Err(format!("{path} is locked"));
+        // A login that holds the lock and is stopped (its user can stop it at any moment)
+        // must not keep the window open after Duo answered: closing is written without the
+        // lock then. That is safe whatever it races with: a cut or mixed text is no window,
+        // and without a window every login asks Duo.
+        let locked = lock(&file, true);
+        if !locked {
+            log(
+                Priority::Warning,
+                &format!(
+                    "Duo outage window: {path} is locked by another login; Duo answered, so the window is closed without the lock"
+                ),
+            );
         }
         let now = now_secs();
-        let Some(Stored::Open(o)) = read(&file).and_then(|t| parse(&t, now)) else {
+        let was = read(&file).and_then(|t| parse(&t, now));
+        if locked && !matches!(was, Some(Stored::Open(_))) {
+            return Ok(());
+        }
+        write(&file, &Stored::Closed).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        let Some(Stored::Open(o)) = was else {
             return Ok(());
         };
-        write(&file, &Stored::Closed).map_err(|e| format!("{path}: {}", strerror(&e)))?;
         if now < o.end(self.window) {
             log(
                 Priority::Info,

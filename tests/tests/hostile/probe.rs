@@ -138,6 +138,9 @@ fn spoiled_probes(mode: &str) {
                 expect_asked_duo(&mut rep, &sb, &format!("{row}; next login"), &file);
             }
             _ => {
+                // Stopped during its ping (the mock answers it after 1.5 s), after it let go
+                // of the state's lock.
+                std::thread::sleep(Duration::from_millis(300));
                 for p in &pids {
                     signal(*p, libc::SIGSTOP);
                 }

@@ -535,3 +535,24 @@ fn a_user_who_fails_every_probe_cannot_hold_the_window_open() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// A login stopped while it holds the state's lock cannot keep the window open once Duo
+/// answers another login.
+#[test]
+fn an_answer_closes_the_window_even_while_a_stopped_login_holds_the_lock() {
+    let base = base_dir();
+    let cfg = config(&base);
+    let now = now_secs();
+    let p = plant(&cfg, &open_text(now - 20, now - 10, now - 3));
+    let holder = std::fs::File::open(&p).unwrap();
+    assert!(crate::sys::try_flock(&holder, true).unwrap());
+    let started = std::time::Instant::now();
+    on(&cfg).answered().unwrap();
+    assert!(started.elapsed() < LOCK_WAIT + Duration::from_millis(500));
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        format!("{HEADER}\nclosed\n")
+    );
+    drop(holder);
+    let _ = std::fs::remove_dir_all(&base);
+}
