@@ -64,6 +64,30 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// Why an API handle could not be opened: a hard denial ("Couldn't open Duo API handle").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandleError {
+    /// The TLS configuration could not be built (`cafile`, a CA certificate); the text says
+    /// why.
+    Tls(String),
+    /// The port in `host` is not a number from 0 to 65535.
+    Port(String),
+    /// `http_proxy` cannot be used.
+    Proxy(crate::api::proxy::ProxyError),
+}
+
+impl std::fmt::Display for HandleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandleError::Tls(why) => f.write_str(why),
+            HandleError::Port(host) => write!(f, "bad port in host '{host}'"),
+            HandleError::Proxy(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
 impl CallError {
     /// What this failure shows about the service (for the outage window).
     pub fn evidence(&self) -> Evidence {
@@ -114,13 +138,13 @@ impl Client {
     /// its warning) and parse `http_proxy`. No network traffic yet. `program` is `pam_duo` or
     /// `login_duo` (User-Agent). An error here is a hard denial ("Couldn't open Duo API
     /// handle"); the string says why, for a debug line.
-    pub fn open(cfg: &Config, program: &str) -> Result<Client, String> {
-        let tls = crate::api::tls::client_config(cfg)?;
+    pub fn open(cfg: &Config, program: &str) -> Result<Client, HandleError> {
+        let tls = crate::api::tls::client_config(cfg).map_err(HandleError::Tls)?;
         let (host, port) = match cfg.host.split_once(':') {
             Some((h, p)) => (
                 h,
                 p.parse::<u16>()
-                    .map_err(|_| format!("bad port in host '{}'", cfg.host.as_str()))?,
+                    .map_err(|_| HandleError::Port(cfg.host.to_string()))?,
             ),
             None => (cfg.host.as_str(), 443),
         };
@@ -128,7 +152,8 @@ impl Client {
             .http_proxy
             .as_deref()
             .map(|p| crate::api::proxy::parse(p))
-            .transpose()?;
+            .transpose()
+            .map_err(HandleError::Proxy)?;
         Ok(Client {
             tls,
             host_conf: cfg.host.to_string(),

@@ -14,11 +14,34 @@ pub struct Proxy {
     pub credentials: Option<Zeroizing<String>>,
 }
 
+/// Why an `http_proxy` value cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyError {
+    /// A scheme other than `http://`.
+    NotHttp,
+    /// The port is not a number from 0 to 65535.
+    BadPort(String),
+    /// No host before the port or path.
+    NoHost,
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyError::NotHttp => f.write_str("http_proxy must be HTTP"),
+            ProxyError::BadPort(p) => write!(f, "bad http_proxy port '{p}'"),
+            ProxyError::NoHost => f.write_str("http_proxy has no host"),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {}
+
 /// Parse `[http://][user:pass@]host[:port][/...]`. Any other scheme is an error.
-pub fn parse(value: &str) -> Result<Proxy, String> {
+pub fn parse(value: &str) -> Result<Proxy, ProxyError> {
     let rest = match value.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-        Some(_) => return Err("http_proxy must be HTTP".into()),
+        Some(_) => return Err(ProxyError::NotHttp),
         None => value,
     };
     let (credentials, rest) = match rest.split_once('@') {
@@ -30,12 +53,12 @@ pub fn parse(value: &str) -> Result<Proxy, String> {
         Some((h, p)) => (
             h,
             p.parse::<u16>()
-                .map_err(|_| format!("bad http_proxy port '{p}'"))?,
+                .map_err(|_| ProxyError::BadPort(p.to_string()))?,
         ),
         None => (hostport, 80),
     };
     if host.is_empty() {
-        return Err("http_proxy has no host".into());
+        return Err(ProxyError::NoHost);
     }
     Ok(Proxy {
         host: host.to_string(),
@@ -119,9 +142,14 @@ mod tests {
             ("proxy.example", 80, true)
         );
         assert_eq!(
-            parse("socks5://x:1").unwrap_err(),
+            parse("socks5://x:1").unwrap_err().to_string(),
             "http_proxy must be HTTP"
         );
+        assert_eq!(
+            parse("x:notaport").unwrap_err(),
+            ProxyError::BadPort("notaport".into())
+        );
+        assert_eq!(parse("http://:3128").unwrap_err(), ProxyError::NoHost);
         assert!(parse("http://").is_err());
         assert!(parse("x:notaport").is_err());
     }

@@ -357,6 +357,10 @@ pub fn parse(text: &[u8], frontend: Frontend, diag: Diag<'_>) -> Result<Config, 
     ) {
         Ok(()) => true,
         Err(problem) => {
+            let problem = match problem {
+                KeyError::Unknown => None,
+                KeyError::Invalid(why) => Some(why),
+            };
             bad = Some((name.to_string(), problem));
             false
         }
@@ -420,13 +424,28 @@ fn seconds(key: &str, v: &str, min: u32, max: u32) -> Result<u32, String> {
     }
 }
 
+/// Why a `key = value` line was not taken.
+#[derive(Debug)]
+enum KeyError {
+    /// No such key (for this frontend).
+    Unknown,
+    /// The value is not one the key accepts; the text says why, in the reference's words.
+    Invalid(String),
+}
+
+impl From<String> for KeyError {
+    fn from(why: String) -> KeyError {
+        KeyError::Invalid(why)
+    }
+}
+
 fn apply(
     cfg: &mut Config,
     frontend: Frontend,
     name: &str,
     v: &str,
     diag: Diag<'_>,
-) -> Result<(), Option<String>> {
+) -> Result<(), KeyError> {
     use crate::log::Priority;
     let secret = |v: &str| Secret::new(v.to_string());
     match name {
@@ -434,26 +453,26 @@ fn apply(
         "skey" => cfg.skey = secret(v),
         "host" => cfg.host = secret(v),
         "cafile" if v.is_empty() => {
-            return Err(Some("cafile is empty; remove the line or name a CA file (an empty cafile would disable certificate checks)".into()))
+            return Err(KeyError::Invalid("cafile is empty; remove the line or name a CA file (an empty cafile would disable certificate checks)".into()))
         }
         "cafile" => cfg.cafile = Some(secret(v)),
         "http_proxy" if v.is_empty() => {
-            return Err(Some("http_proxy is empty; remove the line or name a proxy".into()))
+            return Err(KeyError::Invalid("http_proxy is empty; remove the line or name a proxy".into()))
         }
         "http_proxy" => cfg.http_proxy = Some(secret(v)),
-        "groups" | "group" => crate::user::groups::tokenize(v, &mut cfg.groups).map_err(Some)?,
+        "groups" | "group" => crate::user::groups::tokenize(v, &mut cfg.groups).map_err(KeyError::Invalid)?,
         "failmode" => {
             cfg.failmode = match v {
                 "safe" => FailMode::Safe,
                 "secure" => FailMode::Secure,
-                _ => return Err(Some(format!("Invalid failmode: '{v}'"))),
+                _ => return Err(KeyError::Invalid(format!("Invalid failmode: '{v}'"))),
             }
         }
         "events" => {
             cfg.events = match v {
                 "off" => Events::Off,
                 "json" => Events::Json,
-                _ => return Err(Some(format!("Invalid events: '{v}' (use off or json)"))),
+                _ => return Err(KeyError::Invalid(format!("Invalid events: '{v}' (use off or json)"))),
             }
         }
         "sshd_messages" => {
@@ -461,7 +480,7 @@ fn apply(
                 "prompt" => SshdMessages::Prompt,
                 "immediate" => SshdMessages::Immediate,
                 _ => {
-                    return Err(Some(format!(
+                    return Err(KeyError::Invalid(format!(
                         "Invalid sshd_messages: '{v}' (use prompt or immediate)"
                     )))
                 }
@@ -489,17 +508,17 @@ fn apply(
         "gecos_username_pos" => {
             let n = atoi(v);
             if n < 1 {
-                return Err(Some("Gecos position starts at 1".into()));
+                return Err(KeyError::Invalid("Gecos position starts at 1".into()));
             }
             cfg.gecos_username_pos = Some((n - 1) as usize);
         }
         "gecos_delim" => {
             let b = v.as_bytes();
             if b.len() != 1 {
-                return Err(Some(format!("Invalid character option length. Character fields must be 1 character long: '{v}'")));
+                return Err(KeyError::Invalid(format!("Invalid character option length. Character fields must be 1 character long: '{v}'")));
             }
             if !b[0].is_ascii_punctuation() || b[0] == b':' {
-                return Err(Some(format!("Invalid gecos_delim '{v}' (delimiter must be punctuation other than ':')")));
+                return Err(KeyError::Invalid(format!("Invalid gecos_delim '{v}' (delimiter must be punctuation other than ':')")));
             }
             cfg.gecos_delim = b[0];
         }
@@ -512,7 +531,7 @@ fn apply(
         "outage_state_dir" => cfg.outage_state_dir = Some(check_outage_dir(v)?),
         "gecos_parsed" => diag(Priority::Err, "The gecos_parsed configuration item for Duo Unix is deprecated and no longer has any effect. Use gecos_delim and gecos_username_pos instead"),
         "dev_fips_mode" => diag(Priority::Err, "The dev_fips_mode configuration item for Duo Unix is deprecated and no longer has any effect"),
-        _ => return Err(None),
+        _ => return Err(KeyError::Unknown),
     }
     Ok(())
 }

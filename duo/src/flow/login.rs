@@ -211,9 +211,9 @@ pub fn open_client(
     program: &str,
     os_user: &str,
     addr: Option<&str>,
-) -> Result<Client, String> {
+) -> Result<Client, crate::api::client::HandleError> {
     Client::open(cfg, program).inspect_err(|why| {
-        log(Priority::Debug, why);
+        log(Priority::Debug, &why.to_string());
         log(
             Priority::Err,
             &outcome_line("Couldn't open Duo API handle", Some(os_user), addr, None),

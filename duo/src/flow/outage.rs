@@ -123,22 +123,22 @@ pub fn status_of(cfg: &Config, owner: Uid) -> Option<Status> {
 /// `uid`/`gid`: create `/run/duo-unix-rs` (root, 0755) and `/run/duo-unix-rs/uid-<uid>`
 /// (`uid`, 0700) if they do not exist, since the child cannot. An existing directory is left
 /// as it is (the child checks it). Does nothing unless running as root.
-pub fn prepare_for(uid: Uid, gid: Gid) -> Result<(), String> {
+pub fn prepare_for(uid: Uid, gid: Gid) -> Result<(), StateError> {
     if !crate::sys::effective_uid().is_root() {
         return Ok(());
     }
-    let base = open_path(DEFAULT_DIR, Uid::ROOT, true).map_err(DirError::text)?;
+    let base = open_path(DEFAULT_DIR, Uid::ROOT, true).map_err(StateError::from)?;
     let name = sub_name(uid);
     match mkdir_at(&base, &name, 0o700) {
         Ok(()) => {
             let d = open_at(Some(&base), &name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-                .map_err(|e| format!("{DEFAULT_DIR}/{name}: {}", strerror(&e)))?;
+                .map_err(|e| StateError::io(&format!("{DEFAULT_DIR}/{name}"), e))?;
             std::os::unix::fs::fchown(&d, Some(uid.0), Some(gid.0))
                 .and_then(|()| d.set_permissions(std::fs::Permissions::from_mode(0o700)))
-                .map_err(|e| format!("{DEFAULT_DIR}/{name}: {}", strerror(&e)))
+                .map_err(|e| StateError::io(&format!("{DEFAULT_DIR}/{name}"), e))
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(format!("{DEFAULT_DIR}/{name}: {}", strerror(&e))),
+        Err(e) => Err(StateError::io(&format!("{DEFAULT_DIR}/{name}"), e)),
     }
 }
 
@@ -282,7 +282,7 @@ impl Drop for Window {
     }
 }
 
-fn warn(why: &str) {
+fn warn(why: &StateError) {
     log(
         Priority::Warning,
         &format!("Duo outage window not used for this login: {why}"),
@@ -292,12 +292,12 @@ fn warn(why: &str) {
 impl On {
     /// Read the state: what this login does, and (for the probe) the state file holding the
     /// prober's lock.
-    fn consult(&self) -> Result<(Check, Option<File>), String> {
+    fn consult(&self) -> Result<(Check, Option<File>), StateError> {
         let network = Ok((Check::Network, None));
         let base = match self.place.base(false) {
             Ok(b) => b,
             Err(DirError::Missing(_)) if !self.place.configured => return network,
-            Err(e) => return Err(e.text()),
+            Err(e) => return Err(e.into()),
         };
         let Some(dir) = self.place.sub(&base, false)? else {
             return network;
@@ -307,7 +307,7 @@ impl On {
         };
         let path = self.place.path();
         if !lock(&file, true) {
-            return Err(format!("{path} is locked"));
+            return Err(StateError::Locked(path));
         }
         let now = now_secs();
         let Some(Stored::Open(o)) = read(&file).and_then(|t| parse(&t, now)) else {
@@ -318,8 +318,7 @@ impl On {
         }
         // Whether the prober of the last claim is still running: it holds the lock, which the
         // kernel drops when its process dies. Taking it makes this login the prober.
-        let free =
-            crate::sys::try_ofd_lock(&file).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        let free = crate::sys::try_ofd_lock(&file).map_err(|e| StateError::io(&path, e))?;
         if now < o.probe.saturating_add(self.every) {
             // A probe that failed has recorded its failure (`last` not before `probe`); one
             // that is still running holds its claim for at most its lease.
@@ -340,7 +339,7 @@ impl On {
         }
         // This login is the probe: claim the slot before anyone else can look.
         write(&file, &Stored::Open(Open { probe: now, ..o }))
-            .map_err(|e| format!("{path}: {}", strerror(&e)))?;
+            .map_err(|e| StateError::io(&path, e))?;
         let check = Check::Probe {
             since: o.since,
             claimed: now,
@@ -348,7 +347,7 @@ impl On {
         };
         // The file stays open for the lock that marks the probe as alive; the flock that
         // guards reads and writes is given up now, so that other logins do not wait.
-        crate::sys::unflock(&file).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        crate::sys::unflock(&file).map_err(|e| StateError::io(&path, e))?;
         Ok((check, free.then_some(file)))
     }
 
@@ -363,7 +362,7 @@ impl On {
     /// A probe that learnt nothing: put back the probe time it replaced, if nobody has
     /// changed the state since, so that the next login probes. Does nothing for a login that
     /// is not a pending probe.
-    fn hand_back(&mut self) -> Result<(), String> {
+    fn hand_back(&mut self) -> Result<(), StateError> {
         let Check::Probe {
             claimed, before, ..
         } = self.check
@@ -375,7 +374,7 @@ impl On {
         let base = match self.place.base(false) {
             Ok(b) => b,
             Err(DirError::Missing(_)) => return Ok(()),
-            Err(e) => return Err(e.text()),
+            Err(e) => return Err(e.into()),
         };
         let Some(dir) = self.place.sub(&base, false)? else {
             return Ok(());
@@ -385,13 +384,13 @@ impl On {
         };
         let path = self.place.path();
         if !lock(&file, true) {
-            return Err(format!("{path} is locked"));
+            return Err(StateError::Locked(path));
         }
         let now = now_secs();
         match read(&file).and_then(|t| parse(&t, now)) {
             Some(Stored::Open(o)) if o.probe == claimed && o.last < o.probe => {
                 write(&file, &Stored::Open(Open { probe: before, ..o }))
-                    .map_err(|e| format!("{path}: {}", strerror(&e)))?;
+                    .map_err(|e| StateError::io(&path, e))?;
                 log(
                     Priority::Info,
                     &format!(
@@ -406,19 +405,19 @@ impl On {
     }
 
     /// The service was unreachable: open the window, or extend the open one.
-    fn failed(&self) -> Result<(), String> {
-        let base = self.place.base(true).map_err(DirError::text)?;
+    fn failed(&self) -> Result<(), StateError> {
+        let base = self.place.base(true).map_err(StateError::from)?;
         let dir = self
             .place
             .sub(&base, true)?
-            .ok_or_else(|| format!("{} does not exist", self.place.dir_path()))?;
+            .ok_or_else(|| StateError::Bad(format!("{} does not exist", self.place.dir_path())))?;
         let file = self
             .place
             .file(&dir, true)?
-            .ok_or_else(|| format!("{} does not exist", self.place.path()))?;
+            .ok_or_else(|| StateError::Bad(format!("{} does not exist", self.place.path())))?;
         let path = self.place.path();
         if !lock(&file, true) {
-            return Err(format!("{path} is locked"));
+            return Err(StateError::Locked(path));
         }
         let now = now_secs();
         let (next, opened) = match read(&file).and_then(|t| parse(&t, now)) {
@@ -434,7 +433,7 @@ impl On {
                 true,
             ),
         };
-        write(&file, &next).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        write(&file, &next).map_err(|e| StateError::io(&path, e))?;
         if opened {
             log(
                 Priority::Warning,
@@ -448,11 +447,11 @@ impl On {
     }
 
     /// The service answered: close the window if one is recorded.
-    fn answered(&self) -> Result<(), String> {
+    fn answered(&self) -> Result<(), StateError> {
         let base = match self.place.base(false) {
             Ok(b) => b,
             Err(DirError::Missing(_)) => return Ok(()),
-            Err(e) => return Err(e.text()),
+            Err(e) => return Err(e.into()),
         };
         let Some(dir) = self.place.sub(&base, false)? else {
             return Ok(());
@@ -479,7 +478,7 @@ impl On {
         if locked && !matches!(was, Some(Stored::Open(_))) {
             return Ok(());
         }
-        write(&file, &Stored::Closed).map_err(|e| format!("{path}: {}", strerror(&e)))?;
+        write(&file, &Stored::Closed).map_err(|e| StateError::io(&path, e))?;
         let Some(Stored::Open(o)) = was else {
             return Ok(());
         };
@@ -533,7 +532,7 @@ impl Place {
 
     /// `uid-<owner>` in `base`, checked: owned by `owner`, mode 0700. `None` if it does not
     /// exist (and `create` is off).
-    fn sub(&self, base: &File, create: bool) -> Result<Option<File>, String> {
+    fn sub(&self, base: &File, create: bool) -> Result<Option<File>, StateError> {
         let name = sub_name(self.owner);
         let shown = self.dir_path();
         let mut created = false;
@@ -541,36 +540,34 @@ impl Place {
             match mkdir_at(base, &name, 0o700) {
                 Ok(()) => created = true,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create {shown}: {}", strerror(&e))),
+                Err(e) => return Err(StateError::io(&format!("cannot create {shown}"), e)),
             }
         }
         if created {
             // Exactly 0700 whatever the umask; nobody else can write to `base`.
-            chmod_at(base, &name, 0o700).map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+            chmod_at(base, &name, 0o700).map_err(|e| StateError::io(&shown, e))?;
         }
         let d = match open_at(Some(base), &name, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{shown}: {}", strerror(&e))),
+            Err(e) => return Err(StateError::io(&shown, e)),
         };
         if created {
-            root_group(&d).map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+            root_group(&d).map_err(|e| StateError::io(&shown, e))?;
         }
-        let m = d
-            .metadata()
-            .map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+        let m = d.metadata().map_err(|e| StateError::io(&shown, e))?;
         if !m.is_dir() || Uid(m.uid()) != self.owner || m.mode() & 0o7777 != 0o700 {
-            return Err(format!(
+            return Err(StateError::Bad(format!(
                 "{shown} must be a directory owned by uid {} with mode 0700",
                 self.owner
-            ));
+            )));
         }
         Ok(Some(d))
     }
 
     /// The state file in `dir`, checked (see the module documentation). `None` if it does
     /// not exist (and `create` is off).
-    fn file(&self, dir: &File, create: bool) -> Result<Option<File>, String> {
+    fn file(&self, dir: &File, create: bool) -> Result<Option<File>, StateError> {
         let shown = self.path();
         let flags = libc::O_RDWR | libc::O_NONBLOCK;
         if create {
@@ -584,23 +581,28 @@ impl Place {
                     // Exactly 0600 whatever the umask.
                     f.set_permissions(std::fs::Permissions::from_mode(0o600))
                         .and_then(|()| root_group(&f))
-                        .map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+                        .map_err(|e| StateError::io(&shown, e))?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create {shown}: {}", strerror(&e))),
+                Err(e) => return Err(StateError::io(&format!("cannot create {shown}"), e)),
             }
         }
         let f = match open_at(Some(dir), &self.name, flags, 0) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(format!("ignoring {shown}: it is a symbolic link"))
+                return Err(StateError::Bad(format!(
+                    "ignoring {shown}: it is a symbolic link"
+                )))
             }
-            Err(e) => return Err(format!("ignoring {shown}: {}", strerror(&e))),
+            Err(e) => {
+                return Err(StateError::Bad(format!(
+                    "ignoring {shown}: {}",
+                    strerror(&e)
+                )))
+            }
         };
-        let m = f
-            .metadata()
-            .map_err(|e| format!("{shown}: {}", strerror(&e)))?;
+        let m = f.metadata().map_err(|e| StateError::io(&shown, e))?;
         let why = if !m.file_type().is_file() {
             Some("not a regular file".to_string())
         } else if Uid(m.uid()) != self.owner {
@@ -615,7 +617,7 @@ impl Place {
             None
         };
         match why {
-            Some(w) => Err(format!("ignoring {shown}: {w}")),
+            Some(w) => Err(StateError::Bad(format!("ignoring {shown}: {w}"))),
             None => Ok(Some(f)),
         }
     }
@@ -780,6 +782,50 @@ fn lock(f: &File, exclusive: bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Why the outage state could not be read or written; the login then goes on as if the
+/// window were off (logged as a warning).
+#[derive(Debug)]
+pub enum StateError {
+    /// A directory or the file is missing, or must not be used; the text says why.
+    Bad(String),
+    /// Another login held the lock for longer than [`LOCK_WAIT`] (the path).
+    Locked(String),
+    /// A system call on the named path failed.
+    Io {
+        /// The path, or what was being done to it.
+        what: String,
+        /// The error.
+        err: io::Error,
+    },
+}
+
+impl StateError {
+    fn io(what: &str, err: io::Error) -> StateError {
+        StateError::Io {
+            what: what.to_string(),
+            err,
+        }
+    }
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Bad(why) => f.write_str(why),
+            StateError::Locked(path) => write!(f, "{path} is locked"),
+            StateError::Io { what, err } => write!(f, "{what}: {}", strerror(err)),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+impl From<DirError> for StateError {
+    fn from(e: DirError) -> StateError {
+        StateError::Bad(e.text())
     }
 }
 

@@ -45,7 +45,7 @@ fn on(cfg: &Config) -> On {
 
 /// What `w` would do, without keeping a probe's lock.
 fn look(w: &On) -> Result<Check, String> {
-    w.consult().map(|(c, _)| c)
+    w.consult().map(|(c, _)| c).map_err(|e| e.to_string())
 }
 
 /// The probe time stored in the state file of `cfg`.
@@ -327,6 +327,7 @@ fn untrusted_state_files_are_ignored() {
     assert!(w
         .consult()
         .unwrap_err()
+        .to_string()
         .contains("writable by group or others"));
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
     let link = base_dir();
@@ -337,6 +338,7 @@ fn untrusted_state_files_are_ignored() {
     assert!(on(&via_link)
         .consult()
         .unwrap_err()
+        .to_string()
         .contains("symbolic link"));
     std::fs::remove_file(&link).unwrap();
     // A configured base that does not exist is reported.
@@ -345,6 +347,7 @@ fn untrusted_state_files_are_ignored() {
     assert!(on(&missing)
         .consult()
         .unwrap_err()
+        .to_string()
         .contains("does not exist"));
     let _ = std::fs::remove_dir_all(&base);
 }
