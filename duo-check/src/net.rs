@@ -619,7 +619,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         &[],
         &budget,
         Some(step),
-        &mut duo::flow::conv::Silent,
+        &mut |_| {},
     ) {
         Ok(body) => {
             let rtt = sent.elapsed();
@@ -689,7 +689,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         &[],
         &budget,
         Some(step),
-        &mut duo::flow::conv::Silent,
+        &mut |_| {},
     ) {
         Ok(body) => match duo::flow::attempt::envelope(&body) {
             Ok(_) => report.ok(

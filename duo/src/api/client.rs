@@ -13,7 +13,6 @@ use crate::api::http::{Conn, OpenError, Response, Target};
 use crate::api::phases::Phases;
 use crate::api::proxy::Proxy;
 use crate::config::Config;
-use crate::flow::conv::Conversation;
 
 /// HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +186,8 @@ impl Client {
     /// reply; other replies and failures are a [`CallError`] (docs/BEHAVIOUR.md §1.9). Every
     /// wait is charged to `deadline`; `per_wait` bounds each single wait for response data
     /// (`https_timeout`). 429 is retried as in §1.10 (at most 7 retries, never past the
-    /// budget), showing the rate-limit message through `ui.status`.
+    /// budget); before each pause `on_pause` is told its length in seconds, so that the flow
+    /// can tell the user (the client itself never talks to the user).
     /// The time of the call, without the connection set-up it needed, is added to the phase
     /// of `path` in [`Client::phases`].
     pub fn call(
@@ -197,11 +197,11 @@ impl Client {
         params: &[(&str, &str)],
         deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
-        ui: &mut dyn Conversation,
+        on_pause: &mut dyn FnMut(u64),
     ) -> Result<Zeroizing<Vec<u8>>, CallError> {
         let started = Instant::now();
         let setup_before = self.phases.setup();
-        let r = self.call_timed(method, path, params, deadline, per_wait, ui);
+        let r = self.call_timed(method, path, params, deadline, per_wait, on_pause);
         let setup = self.phases.setup().saturating_sub(setup_before);
         self.phases
             .charge_call(path, started.elapsed().saturating_sub(setup));
@@ -216,7 +216,7 @@ impl Client {
         params: &[(&str, &str)],
         deadline: &Deadline<'_>,
         per_wait: Option<Duration>,
-        ui: &mut dyn Conversation,
+        on_pause: &mut dyn FnMut(u64),
     ) -> Result<Zeroizing<Vec<u8>>, CallError> {
         let qs = crate::api::sign::canonical_params(params);
         let mut backoff: u64 = 1;
@@ -233,9 +233,7 @@ impl Client {
                 if wait > MAX_429_WAIT || retries >= MAX_429_RETRIES || !fits {
                     return Err(CallError::Rejected(429));
                 }
-                ui.status(&format!(
-                    "Rate-limiting response received from server. Waiting for {wait} seconds before retrying."
-                ));
+                on_pause(wait);
                 let paused = Instant::now();
                 deadline.sleep(Duration::from_secs(wait) + jitter());
                 self.phases.rate_limit_waits += 1;
@@ -655,7 +653,7 @@ mod tests {
             &[("username", "alice")],
             &deadline,
             per_wait,
-            &mut crate::flow::conv::Silent,
+            &mut |_| {},
         )
     }
 

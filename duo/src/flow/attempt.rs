@@ -286,6 +286,15 @@ fn stage_budget(ctx: &Context<'_>) -> (Deadline<'static>, Option<Duration>) {
     )
 }
 
+/// What the user is told before a pause for Duo's rate limit (docs/BEHAVIOUR.md §1.10).
+fn rate_limited(ui: &mut dyn Conversation) -> impl FnMut(u64) + '_ {
+    move |wait| {
+        ui.status(&format!(
+            "Rate-limiting response received from server. Waiting for {wait} seconds before retrying."
+        ))
+    }
+}
+
 /// Ping and preauth, and what their calls showed about the service.
 fn preauth_stage(
     client: &mut Client,
@@ -307,7 +316,14 @@ fn stage_call(
     evidence: &mut Evidence,
 ) -> Result<Zeroizing<Vec<u8>>, Problem> {
     let (method, path, params) = call;
-    match client.call(method, path, params, budget.0, budget.1, ui) {
+    match client.call(
+        method,
+        path,
+        params,
+        budget.0,
+        budget.1,
+        &mut rate_limited(ui),
+    ) {
         Ok(body) => {
             *evidence = evidence.then(Evidence::Answered);
             Ok(body)
@@ -530,7 +546,7 @@ fn auth_stage(
         &params,
         &deadline,
         per_wait,
-        ui,
+        &mut rate_limited(ui),
     )?;
     if sync {
         let reply = result_reply(&body)?;
@@ -554,7 +570,7 @@ fn auth_stage(
             &[("txid", &txid)],
             &deadline,
             None,
-            ui,
+            &mut rate_limited(ui),
         )?;
         let reply = result_reply(&body)?;
         let text = sanitize(&reply.status_msg);
