@@ -55,7 +55,7 @@ pub fn check(
     let prog = program(frontend);
     // The same open as pam_duo and login_duo: without blocking, and only a regular file of
     // at most 64 KiB (a FIFO or a device there would hang or mislead this check too).
-    let file = match duo::config::file::ConfigFile::open(path) {
+    let file = match duo::check::ConfigFile::open(path) {
         Ok(f) => f,
         Err(ConfigError::Open(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             report.add(
@@ -374,7 +374,7 @@ fn blank_line(text: &mut zeroize::Zeroizing<Vec<u8>>, n: usize) {
 /// Which of host, ikey and skey are missing or empty.
 fn missing_keys(text: &[u8]) -> Vec<&'static str> {
     let mut set = Vec::new();
-    let _ = duo::config::ini::parse(text, &mut |name, value, _| {
+    let _ = duo::check::parse_ini(text, &mut |name, value, _| {
         if !value.is_empty() {
             set.push(name.to_string());
         }

@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_pinned_roots_all_parse() {
-        let roots = duo::api::tls::parse_pem(duo::api::tls::PINNED_ROOTS_PEM.as_bytes()).unwrap();
+        let roots = duo::check::parse_pem(duo::check::PINNED_ROOTS_PEM.as_bytes()).unwrap();
         for r in roots {
             let info = parse(r.as_ref()).unwrap();
             assert!(info.self_issued(), "{info:?}");

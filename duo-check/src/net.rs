@@ -8,11 +8,11 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use duo::api::client::{CallError, Client, Method};
-use duo::api::deadline::Deadline;
-use duo::api::proxy::Proxy;
+use duo::check::Deadline;
+use duo::check::Problem as DuoProblem;
+use duo::check::Proxy;
+use duo::check::{CallError, Client, Method};
 use duo::config::Config;
-use duo::flow::outcome::Problem as DuoProblem;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct};
@@ -161,7 +161,7 @@ fn open(
     let reached = ms(t.elapsed());
     let t = Instant::now();
     let ua = format!("duo-check/{}", duo::VERSION);
-    let req = duo::api::proxy::connect_request(p, host, port, &ua);
+    let req = duo::check::proxy_connect_request(p, host, port, &ua);
     let timeout = || {
         (
             format!("the proxy {at} did not answer CONNECT {host}:{port} in time"),
@@ -189,7 +189,7 @@ fn open(
             Err(_) => break,
         }
     }
-    match duo::api::proxy::check_reply(&reply) {
+    match duo::check::check_proxy_reply(&reply) {
         Ok(()) => Ok((
             s,
             format!(
@@ -216,7 +216,7 @@ fn open(
 /// no listener at all (any local user could take the port). Nothing for a proxy elsewhere, or
 /// when the name does not resolve (the network check reports that).
 fn local_proxy_problems(p: &Proxy, deadline: Instant) -> Vec<Problem> {
-    use duo::api::localhop::{is_on_this_host, listener_owners, trusted_owner, SYS_UID_MAX};
+    use duo::check::{is_on_this_host, listener_owners, trusted_owner, SYS_UID_MAX};
     let Ok(addrs) = lookup(&p.host, p.port, deadline) else {
         return Vec::new();
     };
@@ -488,7 +488,11 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
             return;
         }
     };
-    let proxy = match cfg.http_proxy.as_deref().map(|p| duo::api::proxy::parse(p)) {
+    let proxy = match cfg
+        .http_proxy
+        .as_deref()
+        .map(|p| duo::check::parse_proxy(p))
+    {
         None => None,
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
@@ -535,7 +539,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         Some(f) => format!("the CA certificates in cafile {}", f.as_str()),
         None => "Duo's 15 pinned root CAs".to_string(),
     };
-    let tls = match duo::api::tls::client_config(cfg) {
+    let tls = match duo::check::client_config(cfg) {
         Ok(t) => t,
         Err(e) => {
             report.add(
@@ -691,7 +695,7 @@ pub fn check(report: &mut Report, subject: &str, files: &str, cfg: &Config) {
         Some(step),
         &mut |_| {},
     ) {
-        Ok(body) => match duo::flow::attempt::envelope(&body) {
+        Ok(body) => match duo::check::envelope(&body) {
             Ok(_) => report.ok(
                 Check::Credentials,
                 subject,

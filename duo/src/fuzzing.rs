@@ -15,6 +15,7 @@ use crate::flow::attempt::Flags;
 use crate::flow::conv::Conversation;
 use crate::flow::outcome::{Outcome, Problem};
 
+pub use crate::api::proxy::{check_reply, connect_request, parse as parse_proxy};
 pub use crate::api::response::{
     ReadError, Response, Scripted, Step, MAX_BODY, MAX_CHUNK_LINE, MAX_FIELDS, MAX_FRAMING,
     MAX_HEAD, MAX_LATE_LOOKS, MAX_TRAILERS, MAX_TRAILER_BYTES,

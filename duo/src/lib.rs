@@ -12,10 +12,14 @@
 // Only the `sys` module talks to the C library (see docs/ARCHITECTURE.md).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod api;
+pub mod check;
 pub mod config;
 pub mod flow;
+// Entry points for the fuzz targets (`fuzz/`), never in a shipped build.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;

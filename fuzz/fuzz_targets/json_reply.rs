@@ -11,7 +11,7 @@
 #![no_main]
 
 use duo::config::FailMode;
-use duo::flow::attempt::Flags;
+use duo::flow::login::Flags;
 use duo::flow::outcome::{Outcome, Problem};
 use duo::fuzzing::{
     auth_result, choose_factor, envelope, failmode, has_forbidden_control, ping_time, preauth,

@@ -5,7 +5,7 @@
 //! HTTP/1.x 200, and a refusal is transient exactly for a 5xx.
 #![no_main]
 
-use duo::api::proxy::{check_reply, connect_request, parse};
+use duo::fuzzing::{check_reply, connect_request, parse_proxy as parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

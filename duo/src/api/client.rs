@@ -8,7 +8,7 @@ use rustls::ClientConfig;
 use zeroize::Zeroizing;
 
 use crate::api::deadline::Deadline;
-pub use crate::api::evidence::Evidence;
+pub(crate) use crate::api::evidence::Evidence;
 use crate::api::http::{Conn, OpenError, Response, Target};
 use crate::api::phases::Phases;
 use crate::api::proxy::Proxy;
@@ -461,7 +461,7 @@ mod tests {
 
         /// What one connection does.
         #[derive(Clone, Copy, Debug)]
-        pub enum Then {
+        pub(super) enum Then {
             /// Answer each request with 200 and keep the connection open.
             Answer,
             /// Answer the first request, then close the connection (an idle keep-alive the
@@ -474,7 +474,7 @@ mod tests {
         }
 
         /// The running service.
-        pub struct Server {
+        pub(super) struct Server {
             pub port: u16,
             /// The CA file that trusts it.
             pub ca: PathBuf,
@@ -490,7 +490,7 @@ mod tests {
         }
 
         /// Start a service whose n-th connection does `script[n]` (later ones are refused).
-        pub fn start(tag: &str, script: &[Then]) -> Server {
+        pub(super) fn start(tag: &str, script: &[Then]) -> Server {
             let dir = std::env::temp_dir().join(format!("duo-client-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("temp dir");

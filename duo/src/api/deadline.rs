@@ -28,14 +28,14 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// Longest single wait. Short, so that a wait interrupted by a stop is overcharged by little.
-pub const SLICE: Duration = Duration::from_millis(50);
+pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
 /// Timer slack charged on top of a slice: socket timeouts ride the kernel's timer wheel and end
 /// a few milliseconds late; that lateness is real waiting and is charged.
-pub const SLACK: Duration = Duration::from_millis(20);
+pub(crate) const SLACK: Duration = Duration::from_millis(20);
 
 /// The timeout used for the last look once the budget is spent.
-pub const LAST_LOOK: Duration = Duration::from_millis(1);
+pub(crate) const LAST_LOOK: Duration = Duration::from_millis(1);
 
 /// A budget of waiting time, optionally nested in a wider one (for example the per-wait
 /// `https_timeout` inside the bound of a whole stage). Charging a nested budget charges its

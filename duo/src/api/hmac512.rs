@@ -93,7 +93,7 @@ impl Sha512 {
 }
 
 /// HMAC-SHA512 of `message` keyed with `key`.
-pub fn hmac_sha512(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 64]> {
+pub(crate) fn hmac_sha512(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 64]> {
     let mut k = Zeroizing::new([0u8; BLOCK]);
     if key.len() > BLOCK {
         let mut h = Sha512::new();

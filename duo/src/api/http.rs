@@ -16,7 +16,7 @@ use crate::api::deadline::Deadline;
 use crate::api::evidence::Evidence;
 use crate::api::phases::Phases;
 use crate::api::proxy::{self, Proxy};
-pub use crate::api::response::{ReadError, Response};
+pub(crate) use crate::api::response::{ReadError, Response};
 use crate::sys;
 
 /// How many times the owner of a proxy socket on this host is looked up before giving up.
@@ -29,7 +29,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// only [`OpenError::Network`] is evidence that the Duo service could not be reached
 /// (docs/BEHAVIOUR.md §0a D11).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     /// Something on the way to the service failed: name lookup, connect, proxy, TLS.
     Network {
         /// Reason text (goes after `Couldn't connect to <host>: `).
@@ -58,7 +58,7 @@ impl OpenError {
 }
 
 /// Where to connect.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// API host without port.
     pub host: &'a str,
     /// API port.
@@ -303,7 +303,7 @@ fn wait_again(e: &std::io::Error) -> bool {
 }
 
 /// One open TLS connection to the API host.
-pub struct Conn {
+pub(crate) struct Conn {
     tls: StreamOwned<ClientConnection, TcpStream>,
     buf: Vec<u8>,
 }
@@ -312,7 +312,7 @@ impl Conn {
     /// Open TCP (through the proxy if any) and complete the TLS handshake, all within the
     /// budget. SNI is always the API host. The time of the lookup, the connect and the
     /// handshake is added to `phases`, failures included.
-    pub fn open(
+    pub(crate) fn open(
         target: &Target<'_>,
         tls: &Arc<ClientConfig>,
         deadline: &Deadline<'_>,
@@ -339,7 +339,7 @@ impl Conn {
     /// Whether the server has already closed this idle kept-alive connection (or sent
     /// something unasked, which leaves it unusable too): a request written now would never be
     /// read. Looks without waiting; a failure to look counts as closed.
-    pub fn peer_closed(&self) -> bool {
+    pub(crate) fn peer_closed(&self) -> bool {
         let sock = &self.tls.sock;
         if sock.set_nonblocking(true).is_err() {
             return true;
@@ -353,7 +353,7 @@ impl Conn {
     /// Send one request and read one response (`crate::api::response`). The whole exchange is
     /// bounded by `deadline`; each wait for response data also by `per_wait`, if given. Any
     /// error leaves the connection unusable.
-    pub fn round_trip(
+    pub(crate) fn round_trip(
         &mut self,
         request: &[u8],
         deadline: &Deadline<'_>,

@@ -118,7 +118,7 @@ fn rows() -> io::Result<Vec<Row>> {
 /// host, or it has already closed its side. A closed side must not count: the kernel lists a
 /// connection in `TIME_WAIT` (and one in `FIN_WAIT2` after its owner closed it) with uid 0,
 /// whoever owned it, so a user's process that accepts and closes at once would pass for root.
-pub fn peer_owner(local: SocketAddr, peer: SocketAddr) -> io::Result<Option<u32>> {
+pub(crate) fn peer_owner(local: SocketAddr, peer: SocketAddr) -> io::Result<Option<u32>> {
     let (local, peer) = (unplain(local), unplain(peer));
     Ok(rows()?
         .into_iter()

@@ -4,15 +4,17 @@
 //!
 //! This layer knows the configuration and nothing of PAM, users or the login flow above it.
 
-pub mod client;
-pub mod deadline;
-pub mod evidence;
+pub(crate) mod client;
+pub(crate) mod deadline;
+pub(crate) mod evidence;
 pub(crate) mod hmac512;
 pub(crate) mod http;
-pub mod localhop;
+pub(crate) mod localhop;
 pub mod phases;
-pub mod proxy;
+pub(crate) mod proxy;
+// Its items are public for the fuzz targets (re-exported by `crate::fuzzing`).
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 pub(crate) mod response;
 pub(crate) mod sign;
 pub mod timefmt;
-pub mod tls;
+pub(crate) mod tls;

@@ -65,7 +65,7 @@ pub const MAX_LATE_LOOKS: u32 = 256;
 const READ_SIZE: usize = 16 << 10;
 
 /// A source of response bytes: the TLS connection, or an in-memory script.
-pub trait Source {
+pub(crate) trait Source {
     /// Read some bytes into `buf`, waiting at most `wait` for the first of them. `Ok(0)` or an
     /// error of kind `UnexpectedEof` means the peer closed the connection; `TimedOut`,
     /// `WouldBlock` or `Interrupted` means nothing arrived in time (the reader looks again while
@@ -143,7 +143,7 @@ const BAD_HEADER: ReadError = ReadError::Malformed("malformed HTTP header");
 /// Read one response from `src`. `buf` holds bytes already received and not yet used; it keeps
 /// what follows the response for the next one (keep-alive). The whole read is bounded by
 /// `deadline`; each wait for more data also by `per_wait`, if given.
-pub fn read<S: Source + ?Sized>(
+pub(crate) fn read<S: Source + ?Sized>(
     src: &mut S,
     buf: &mut Vec<u8>,
     deadline: &Deadline<'_>,
@@ -507,6 +507,7 @@ fn chunk_size(line: &[u8]) -> Result<usize, ReadError> {
 }
 
 /// One event of a [`Scripted`] source.
+#[cfg(any(test, feature = "fuzzing"))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// These bytes arrive (a read gets as many as fit, the rest stays for the next read).
@@ -517,12 +518,15 @@ pub enum Step {
     Interrupted,
     /// The read fails with this error kind.
     Fail(ErrorKind),
-    /// The peer closes the connection (and it stays closed).
+    /// The peer closes the connection (and it stays closed). Used by the fuzz targets; the
+    /// unit tests close by running out of steps.
+    #[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
     Close,
 }
 
 /// An in-memory [`Source`] that plays a script of [`Step`]s without waiting; after the last
 /// step the connection is closed. For unit tests and the fuzz targets.
+#[cfg(any(test, feature = "fuzzing"))]
 #[derive(Clone, Debug, Default)]
 pub struct Scripted {
     steps: std::collections::VecDeque<Step>,
@@ -532,6 +536,7 @@ pub struct Scripted {
     pub reads: usize,
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl Scripted {
     /// A source that plays `steps` in order.
     pub fn new(steps: impl IntoIterator<Item = Step>) -> Scripted {
@@ -548,6 +553,7 @@ impl Scripted {
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl Source for Scripted {
     fn read_within(&mut self, buf: &mut [u8], _wait: Duration) -> std::io::Result<usize> {
         self.reads += 1;

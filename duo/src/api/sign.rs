@@ -11,14 +11,14 @@ const DUO_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Percent-encode raw bytes with uppercase hex (docs/BEHAVIOUR.md §1.3).
-pub fn encode(b: &[u8]) -> String {
+pub(crate) fn encode(b: &[u8]) -> String {
     percent_encode(b, DUO_SET).to_string()
 }
 
 /// The canonical parameter string: `E(name)=E(value)` pairs sorted bytewise and joined with
 /// `&` (docs/BEHAVIOUR.md §1.4). Used as POST body, GET query and last line of the signed request.
 /// Values may hold a passcode, so every copy lives in wiped memory.
-pub fn canonical_params(params: &[(&str, &str)]) -> Zeroizing<String> {
+pub(crate) fn canonical_params(params: &[(&str, &str)]) -> Zeroizing<String> {
     let mut pairs: Vec<Zeroizing<String>> = params
         .iter()
         .map(|(k, v)| {
@@ -43,7 +43,7 @@ pub fn canonical_params(params: &[(&str, &str)]) -> Zeroizing<String> {
 }
 
 /// The five-line canonical request. The host is lowercased and loses any `:port`.
-pub fn canonical_request(
+pub(crate) fn canonical_request(
     date: &str,
     method: &str,
     host: &str,
@@ -64,7 +64,7 @@ pub fn canonical_request(
 }
 
 /// Lowercase hex HMAC-SHA512 of the canonical request, keyed with `skey`.
-pub fn signature(
+pub(crate) fn signature(
     skey: &str,
     date: &str,
     method: &str,
@@ -80,13 +80,13 @@ pub fn signature(
 }
 
 /// The `Authorization` header value: `Basic base64(ikey:hexsig)`.
-pub fn authorization(ikey: &str, hexsig: &str) -> String {
+pub(crate) fn authorization(ikey: &str, hexsig: &str) -> String {
     format!("Basic {}", base64(format!("{ikey}:{hexsig}").as_bytes()))
 }
 
 /// The pushinfo string `Server+IP=<ip>&Command=<E(cmd)>` (docs/BEHAVIOUR.md §1.2.1); the caller encodes
 /// it again as a parameter value. An unknown IP is sent empty.
-pub fn pushinfo_value(local_ip: Option<&str>, command: Option<&str>) -> String {
+pub(crate) fn pushinfo_value(local_ip: Option<&str>, command: Option<&str>) -> String {
     format!(
         "Server+IP={}&Command={}",
         local_ip.unwrap_or(""),
@@ -95,7 +95,7 @@ pub fn pushinfo_value(local_ip: Option<&str>, command: Option<&str>) -> String {
 }
 
 /// Standard base64 with padding.
-pub fn base64(input: &[u8]) -> String {
+pub(crate) fn base64(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -97,6 +97,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 }
 
 /// An HTTP date (`Dow, DD Mon YYYY HH:MM:SS GMT`) for a UNIX time in years 0–9999.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn http_date(unix_secs: i64) -> Option<String> {
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);

@@ -17,7 +17,7 @@ use crate::log::{log, Priority};
 pub const PINNED_ROOTS_PEM: &str = include_str!("roots.pem");
 
 /// The warning logged when certificate checks are off.
-pub const NOVERIFY_WARNING: &str = "TLS certificate verification is disabled (noverify is set, or cafile is empty); the connection to Duo is encrypted but not authenticated and cannot be trusted. Remove noverify and set a valid cafile to restore verification";
+pub(crate) const NOVERIFY_WARNING: &str = "TLS certificate verification is disabled (noverify is set, or cafile is empty); the connection to Duo is encrypted but not authenticated and cannot be trusted. Remove noverify and set a valid cafile to restore verification";
 
 /// Parse every certificate of a PEM bundle; any bad block or an empty bundle is an error.
 pub fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use super::ConfigError;
 
 /// Largest config file read, in bytes (64 KiB). The shipped samples are a few KiB.
-pub const MAX_BYTES: u64 = 65_536;
+pub(crate) const MAX_BYTES: u64 = 65_536;
 
 /// What kind of file stands where a config file was expected, when it is not a regular one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

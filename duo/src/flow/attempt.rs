@@ -20,17 +20,17 @@ use crate::flow::outcome::{Outcome, Problem};
 use crate::sanitize::sanitize;
 
 /// Bound of the ping+preauth stage when `https_timeout` is not set.
-pub const DEFAULT_STAGE_SECS: u64 = 30;
+pub(crate) const DEFAULT_STAGE_SECS: u64 = 30;
 
 /// Bound of the `/auth` + `/auth_status` stage of one attempt. Duo lets a push wait for about
 /// 60 seconds; this leaves room for that and for the network.
-pub const AUTH_STAGE_SECS: u64 = 75;
+pub(crate) const AUTH_STAGE_SECS: u64 = 75;
 
 /// Most `/auth_status` polls of one attempt.
-pub const MAX_POLLS: usize = 20;
+pub(crate) const MAX_POLLS: usize = 20;
 
 /// Longest factor or passcode sent, in bytes.
-pub const MAX_FACTOR_LEN: usize = 255;
+pub(crate) const MAX_FACTOR_LEN: usize = 255;
 
 /// Mode flags of an attempt (docs/BEHAVIOUR.md §5).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct Flags {
 }
 
 /// What stays the same across the attempts of one login.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The configuration.
     pub cfg: &'a Config,
     /// This machine's name, sent as `hostname`, looked up within the stage budget.
@@ -56,7 +56,7 @@ pub struct Context<'a> {
 }
 
 /// Who logs in, and how, for one attempt.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// Duo username.
     pub duo_user: &'a str,
     /// Client address, if any.
@@ -194,7 +194,7 @@ pub(crate) enum AuthResult {
 /// event reports about the attempt is written to `seen`; the outage `window` learns from the
 /// ping/preauth stage.
 #[allow(clippy::too_many_arguments)]
-pub fn attempt(
+pub(crate) fn attempt(
     client: &mut Client,
     ctx: &Context<'_>,
     input: &Input<'_>,

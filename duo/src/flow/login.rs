@@ -5,14 +5,14 @@ use zeroize::Zeroizing;
 
 use crate::api::client::Client;
 use crate::config::{Config, Frontend};
-pub use crate::flow::attempt::Flags;
-use crate::flow::attempt::{attempt, Context, Input, Seen};
+use crate::flow::attempt::{attempt, Context, Input};
+pub use crate::flow::attempt::{Flags, Seen};
 use crate::flow::conv::Conversation;
 use crate::flow::outcome::Outcome;
 use crate::log::{log, outcome_line, Priority};
 
 /// Who logs in, from where, and how.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// Duo username (after `-f`, su and GECOS substitution).
     pub duo_user: &'a str,
     /// Name used in "Failed" lines: the OS user in pam_duo, the Duo user in login_duo.
@@ -62,7 +62,7 @@ impl Ended {
 }
 
 /// Run up to `req.prompts` attempts and return how the login ended, logging each outcome.
-pub fn run(
+pub(crate) fn run(
     cfg: &Config,
     client: &mut Client,
     req: Request<'_>,
@@ -206,7 +206,7 @@ pub fn load_config(
 /// Open the API handle for a login; on failure log `Couldn't open Duo API handle for '<os
 /// user>'[ from <addr>]` (with the reason at debug level) and return the reason: a hard
 /// denial.
-pub fn open_client(
+pub(crate) fn open_client(
     cfg: &Config,
     program: &str,
     os_user: &str,
@@ -223,7 +223,7 @@ pub fn open_client(
 
 /// What the `groups` option says about a user (docs/BEHAVIOUR.md §3.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Gate {
+pub(crate) enum Gate {
     /// Duo is required (no groups configured, or the user matches).
     Required,
     /// The user matches no group: logged, and the login is allowed without Duo.
@@ -233,7 +233,11 @@ pub enum Gate {
 }
 
 /// Apply the `groups` option to `account`. `shown` is the name in the bypass line.
-pub fn group_gate(cfg: &Config, account: &crate::user::account::Account, shown: &str) -> Gate {
+pub(crate) fn group_gate(
+    cfg: &Config,
+    account: &crate::user::account::Account,
+    shown: &str,
+) -> Gate {
     if cfg.groups.is_empty() {
         return Gate::Required;
     }

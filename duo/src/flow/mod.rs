@@ -2,7 +2,7 @@
 //! the attempt loop both frontends share (`login`), the outage window (`outage`), the auth event
 //! (`events`), and the conversation through which the flow alone talks to the user (`conv`).
 
-pub mod attempt;
+pub(crate) mod attempt;
 pub mod conv;
 pub mod events;
 pub mod login;

@@ -387,7 +387,7 @@ mod events {
             reason: String::new(),
             attempts: 1,
             allowed: 3,
-            seen: duo::flow::attempt::Seen {
+            seen: duo::flow::login::Seen {
                 factor: Some("push1".into()),
                 txid: Some("3a6b2c3d-1e2f-4a5b-8c9d-0e1f2a3b4c5d".into()),
             },
