@@ -3,6 +3,7 @@
 //! Every problem found here denies the login, whatever `failmode` says (§0a D1).
 
 pub(crate) mod file;
+pub mod groups;
 pub(crate) mod ini;
 
 use std::path::Path;
@@ -460,7 +461,7 @@ fn apply(
             return Err(KeyError::Invalid("http_proxy is empty; remove the line or name a proxy".into()))
         }
         "http_proxy" => cfg.http_proxy = Some(secret(v)),
-        "groups" | "group" => crate::user::groups::tokenize(v, &mut cfg.groups).map_err(KeyError::Invalid)?,
+        "groups" | "group" => groups::tokenize(v, &mut cfg.groups).map_err(KeyError::Invalid)?,
         "failmode" => {
             cfg.failmode = match v {
                 "safe" => FailMode::Safe,
