@@ -18,8 +18,9 @@ pub mod api;
 pub mod check;
 pub mod config;
 pub mod flow;
-// Entry points for the fuzz targets (`fuzz/`), never in a shipped build.
-#[cfg(feature = "fuzzing")]
+// Entry points for the fuzz targets (`fuzz/`), never in a shipped build (compiled for the
+// unit tests too, which check its properties).
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
