@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use duo_tests::pty::PtyChild;
-use duo_tests::Mock;
+use duo_tests::{Mock, PrivateEtc};
 use serde_json::Value;
 
 use duo_tests::{IKEY, SKEY};
@@ -559,44 +559,37 @@ fn verified_push_forwards_the_txid() {
     assert_eq!(auth[0]["params"]["prompt"], "verified_push1");
 }
 
-/// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one.
+/// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one. The
+/// motd is the test's, in a private overlay over `/etc` (the host's `/etc/motd` is not touched).
 #[test]
 #[ignore = "needs root"]
 fn motd_only_for_interactive_sessions() {
     duo_tests::require_root();
-    let motd = Path::new("/etc/motd");
-    let saved = std::fs::read(motd).ok();
+    let etc = PrivateEtc::new("motd");
     let marker = "DUO-TEST-MOTD-LINE";
-    // Restore /etc/motd however the test ends.
-    struct Restore(Option<Vec<u8>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            match &self.0 {
-                Some(b) => {
-                    let _ = std::fs::write("/etc/motd", b);
-                }
-                None => {
-                    let _ = std::fs::remove_file("/etc/motd");
-                }
-            }
-        }
-    }
-    let _restore = Restore(saved);
-    std::fs::write(motd, format!("{marker}\n")).expect("write /etc/motd");
+    std::fs::write(etc.file("motd"), format!("{marker}\n")).expect("write the test's motd");
     let m = mock();
     let c = conf(&m, "motd.conf", "motd = yes");
-    let mut p = interactive(&c, "alice", "echo RAN-motd", &[]);
+    let in_etc = |command: &str| {
+        let mut cmd = etc.command(duo_tests::built("login_duo"), None);
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .args(["-d", "-c"])
+            .arg(&c)
+            .args(["-f", "alice", "--", command]);
+        cmd
+    };
+    let mut p = PtyChild::spawn(in_etc("echo RAN-motd")).expect("spawn on a pty");
     p.expect(MENU_END, T).unwrap();
     p.send("1\n");
     p.expect(marker, T).unwrap();
     p.expect("RAN-motd", T).unwrap();
     assert!(p.finish(T).is_some_and(|s| s.success()));
-    let (out, _) = login(
-        &c,
-        "alice",
-        "RAN-motd-headless",
-        &[("SSH_ORIGINAL_COMMAND", "x")],
-    );
+    let mut headless = in_etc("echo");
+    headless
+        .arg("RAN-motd-headless")
+        .env("SSH_ORIGINAL_COMMAND", "x");
+    let (out, _) = run_with_limit(headless, Duration::from_secs(60));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         !text(&out.stdout).contains(marker),
