@@ -649,7 +649,7 @@ fn rate_limiting_is_obeyed_and_bounded() {
     let m = mock();
     let c = conf(&m, "429.conf", "failmode = safe\nhttps_timeout = 20");
     for user in ["retry-after-1", "rate-limited"] {
-        let (out, elapsed) = login(&c, user, "RAN-429", &[]);
+        let (out, _) = login(&c, user, "RAN-429", &[]);
         let stderr = text(&out.stderr);
         assert!(out.status.success(), "{user}: {stderr}");
         assert!(
@@ -658,12 +658,10 @@ fn rate_limiting_is_obeyed_and_bounded() {
             )),
             "{stderr}"
         );
-        assert!(
-            elapsed >= Duration::from_secs(1),
-            "{user} waited the back-off"
-        );
+        // The mock answers 429 again to a retry sent before the wait is over, so two
+        // requests in all means that the back-off was waited out.
         let pre = requests_for(&m.requests(), "/auth/v2/preauth", user).len();
-        assert_eq!(pre, 2, "{user}: one 429, then one retry");
+        assert_eq!(pre, 2, "{user}: one 429, then one retry after the wait");
     }
     // A server that rate-limits forever: capped, and an abort, never a failmode allow.
     let c = conf(&m, "429-forever.conf", "failmode = safe\nhttps_timeout = 4");
