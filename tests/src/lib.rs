@@ -3,6 +3,7 @@
 
 pub mod logsink;
 pub mod pty;
+pub mod runner;
 pub mod sshd;
 pub mod users;
 
@@ -61,14 +62,9 @@ pub mod pam_codes {
 
 /// `login_duo -d -c <conf> -f <user> -- echo <marker>` (the built binary) with an environment
 /// holding only `PATH`. Run as root, `-c` and `-f` are allowed and the login is single-process.
+/// The same as [`runner::LoginDuo`]`::new(conf).user(user).echo(marker).cmd()`.
 pub fn login_duo_echo(conf: &Path, user: &str, marker: &str) -> Command {
-    let mut cmd = Command::new(built("login_duo"));
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .args(["-d", "-c"])
-        .arg(conf)
-        .args(["-f", user, "--", "echo", marker]);
-    cmd
+    runner::LoginDuo::new(conf).user(user).echo(marker).cmd()
 }
 
 /// `bin` run through `prefix` (e.g. `ip netns exec NAME`), or directly if `prefix` is empty.
