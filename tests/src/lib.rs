@@ -3,6 +3,7 @@
 
 pub mod logsink;
 pub mod pty;
+pub mod runner;
 pub mod sshd;
 pub mod users;
 
@@ -61,14 +62,9 @@ pub mod pam_codes {
 
 /// `login_duo -d -c <conf> -f <user> -- echo <marker>` (the built binary) with an environment
 /// holding only `PATH`. Run as root, `-c` and `-f` are allowed and the login is single-process.
+/// The same as [`runner::LoginDuo`]`::new(conf).user(user).echo(marker).cmd()`.
 pub fn login_duo_echo(conf: &Path, user: &str, marker: &str) -> Command {
-    let mut cmd = Command::new(built("login_duo"));
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .args(["-d", "-c"])
-        .arg(conf)
-        .args(["-f", user, "--", "echo", marker]);
-    cmd
+    runner::LoginDuo::new(conf).user(user).echo(marker).cmd()
 }
 
 /// `bin` run through `prefix` (e.g. `ip netns exec NAME`), or directly if `prefix` is empty.
@@ -489,20 +485,38 @@ pub fn built(name: &str) -> PathBuf {
 /// A private view of `/etc` for the commands a test starts through [`PrivateEtc::command`]:
 /// an overlay whose upper layer is a directory of the test, mounted over `/etc` in a private
 /// mount namespace. Files the test puts in the upper layer ([`PrivateEtc::file`]) appear
-/// under `/etc` for those commands only; the host's `/etc` is never written.
+/// under `/etc` for those commands only; the host's `/etc` is never written. Made with
+/// [`PrivateEtc::with_run`], `/run` gets such an overlay too, so that what the commands write
+/// there (sshd's privilege separation directory, sudo's timestamps, login_duo's default
+/// outage state directory) stays in the test's directory.
 pub struct PrivateEtc {
     dir: PathBuf,
     upper: PathBuf,
+    run: bool,
 }
 
 impl PrivateEtc {
-    /// A new, empty overlay (nothing changed yet).
+    /// A new, empty overlay over `/etc` (nothing changed yet).
     pub fn new(tag: &str) -> PrivateEtc {
+        PrivateEtc::make(tag, false)
+    }
+
+    /// A new, empty overlay over `/etc` and another over `/run`.
+    pub fn with_run(tag: &str) -> PrivateEtc {
+        PrivateEtc::make(tag, true)
+    }
+
+    fn make(tag: &str, run: bool) -> PrivateEtc {
         let dir = temp_dir(&format!("etc-{tag}"));
         let upper = dir.join("upper");
-        std::fs::create_dir_all(&upper).expect("mkdir upper");
-        std::fs::create_dir_all(dir.join("work")).expect("mkdir work");
-        PrivateEtc { dir, upper }
+        let mut dirs = vec![upper.clone(), dir.join("work")];
+        if run {
+            dirs.extend([dir.join("run-upper"), dir.join("run-work")]);
+        }
+        for d in dirs {
+            std::fs::create_dir_all(d).expect("mkdir overlay layer");
+        }
+        PrivateEtc { dir, upper, run }
     }
 
     /// Where `/etc/<rel>` lives in the upper layer, its directories made (mode 0755, root's).
@@ -514,20 +528,37 @@ impl PrivateEtc {
         p
     }
 
-    /// `program` run in a private mount namespace with this overlay over `/etc`. With
-    /// `user`, it runs as that user (real and effective ids, and its groups) once the
-    /// overlay is mounted.
+    /// Make the directory `/run/<rel>` (mode 0755, root's) in the upper layer of `/run`, and
+    /// return where it lives there. Panics unless made with [`PrivateEtc::with_run`].
+    pub fn run_dir(&self, rel: &str) -> PathBuf {
+        assert!(self.run, "run_dir needs PrivateEtc::with_run");
+        let p = self.dir.join("run-upper").join(rel);
+        std::fs::create_dir_all(&p).expect("mkdir in the /run upper layer");
+        p
+    }
+
+    /// `program` run in a private mount namespace with this overlay over `/etc` (and over
+    /// `/run`, see [`PrivateEtc::with_run`]). With `user`, it runs as that user (real and
+    /// effective ids, and its groups) once the overlays are mounted.
     pub fn command(
         &self,
         program: impl AsRef<std::ffi::OsStr>,
         user: Option<(u32, u32)>,
     ) -> Command {
+        let mut script = String::from(
+            "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$1/upper,workdir=$1/work\" /etc \
+             || exit 97; ",
+        );
+        if self.run {
+            script.push_str(
+                "mount -t overlay overlay -o \"lowerdir=/run,upperdir=$1/run-upper,workdir=$1/run-work\" /run \
+                 || exit 97; ",
+            );
+        }
+        script.push_str("shift; exec \"$@\"");
         let mut c = Command::new("unshare");
         c.args(["-m", "--propagation", "private", "--", "/bin/sh", "-c"])
-            .arg(
-                "mount -t overlay overlay -o \"lowerdir=/etc,upperdir=$1/upper,workdir=$1/work\" /etc \
-                 || exit 97; shift; exec \"$@\"",
-            )
+            .arg(script)
             .arg("private-etc")
             .arg(&self.dir);
         if let Some((uid, gid)) = user {

@@ -150,7 +150,7 @@ impl Sshd {
         settings: &str,
         prepare: impl FnOnce(&PrivateEtc),
     ) -> Sshd {
-        let etc = PrivateEtc::new("sshd-screen");
+        let etc = PrivateEtc::with_run("sshd-screen");
         std::fs::write(etc.file("pam.d/sshd"), pam).expect("pam service");
         prepare(&etc);
         let port = free_port();
@@ -163,7 +163,8 @@ impl Sshd {
         let cfg = dir.join(format!("sshd_config-{port}"));
         std::fs::write(&cfg, format!("{}{settings}\n", base_config(port, &key)))
             .expect("sshd_config");
-        std::fs::create_dir_all("/run/sshd").expect("privsep dir");
+        // Its privilege separation directory, in the private /run.
+        etc.run_dir("sshd");
         let log = dir.join(format!("sshd-{port}.log"));
         // sshd must be started by its absolute path (it re-executes itself).
         let mut cmd = etc.command(&link, None);

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -22,6 +21,7 @@ use serde_json::Value;
 use duo_tests::logsink::{Journal, LogSinks, Received};
 use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
+use duo_tests::runner::{pam_service, LoginDuo, PamClient};
 use duo_tests::users::TempUser;
 use duo_tests::{Mock, PrivateEtc, HOSTILE_MSG, IKEY, SKEY};
 
@@ -70,27 +70,21 @@ fn login_duo_env(
     env: &[(&str, &str)],
 ) -> Run {
     let sinks = LogSinks::start(mode);
-    let mut cmd = Command::new(duo_tests::built("login_duo"));
-    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    if debug {
-        cmd.arg("-d");
-    }
-    cmd.arg("-c")
-        .arg(conf)
+    let mut l = LoginDuo::new(conf)
+        .debug(debug)
         .args(args)
-        .args(["--", "echo", "RAN-OK"]);
-    sinks.sandbox(&mut cmd);
-    let c = duo_tests::run_captured(cmd, LIMIT);
+        .echo("RAN-OK")
+        .limit(LIMIT);
+    for (k, v) in env {
+        l = l.env(k, v);
+    }
+    let c = l.run_with(|cmd| sinks.sandbox(cmd));
     assert!(!c.killed, "login_duo overran");
-    let out = String::from_utf8_lossy(&c.stdout);
-    assert_eq!(c.status.success(), out.contains("RAN-OK"), "{out}");
+    assert_eq!(c.status.success(), c.ran, "{}", c.stdout);
     Run {
         allowed: c.status.success(),
         pam_code: None,
-        stderr: String::from_utf8_lossy(&c.stderr).into_owned(),
+        stderr: c.stderr,
         received: sinks.finish(),
         elapsed: c.elapsed,
     }
@@ -99,13 +93,10 @@ fn login_duo_env(
 /// `login_duo -d -c conf -f user -h LOGIN_ADDR` on a pseudo-terminal (no answers typed).
 fn login_duo_tty(mode: Journal, conf: &Path, user: &str) -> Run {
     let sinks = LogSinks::start(mode);
-    let mut cmd = Command::new(duo_tests::built("login_duo"));
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .arg("-d")
-        .arg("-c")
-        .arg(conf)
-        .args(["-f", user, "-h", LOGIN_ADDR, "--", "echo", "RAN-OK"]);
+    let mut cmd = LoginDuo::new(conf)
+        .args(["-f", user, "-h", LOGIN_ADDR])
+        .echo("RAN-OK")
+        .cmd();
     sinks.sandbox(&mut cmd);
     let start = Instant::now();
     let mut p = PtyChild::spawn(cmd).expect("spawn on a pty");
@@ -127,31 +118,17 @@ fn login_duo_tty(mode: Journal, conf: &Path, user: &str) -> Run {
 fn pam(mode: Journal, conf: &Path, service: &str, user: &str, rhost: &[u8], debug: bool) -> Run {
     let sinks = LogSinks::start(mode);
     let confdir = duo_tests::temp_dir("ev-pamd");
-    std::fs::write(
-        confdir.join(service),
-        format!(
-            "auth required {} conf={}{}\n",
-            duo_tests::built("libpam_duo.so").display(),
-            conf.display(),
-            if debug { " debug" } else { "" }
-        ),
-    )
-    .expect("service file");
-    let mut cmd = Command::new(duo_tests::built("pamclient"));
-    cmd.arg("--confdir")
-        .arg(&confdir)
-        .args(["--service", service, "--user", user, "--rhost"])
-        .arg(std::ffi::OsStr::from_bytes(rhost));
-    sinks.sandbox(&mut cmd);
-    let c = duo_tests::run_captured(cmd, LIMIT);
+    pam_service(&confdir, service, conf, if debug { "debug" } else { "" });
+    let c = PamClient::new(&confdir, service, user)
+        .rhost(std::ffi::OsStr::from_bytes(rhost))
+        .limit(LIMIT)
+        .run_with(|cmd| sinks.sandbox(cmd));
     let _ = std::fs::remove_dir_all(&confdir);
     assert!(!c.killed, "pamclient overran");
-    let out = String::from_utf8_lossy(&c.stdout);
-    let code = duo_tests::pam_result(out.as_bytes());
     Run {
-        allowed: code == Some(PAM_SUCCESS),
-        pam_code: code,
-        stderr: String::from_utf8_lossy(&c.stderr).into_owned(),
+        allowed: c.allowed,
+        pam_code: c.pam_code,
+        stderr: c.stderr,
         received: sinks.finish(),
         elapsed: c.elapsed,
     }

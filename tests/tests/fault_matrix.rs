@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use duo_tests::pam_codes::{PAM_ABORT, PAM_MAXTRIES, PAM_SERVICE_ERR, PAM_SUCCESS};
 use duo_tests::pty::PtyChild;
+use duo_tests::runner::{pam_service, LoginDuo, PamClient};
 use duo_tests::users::TempUser;
 use duo_tests::{BlackHole, Mock, SilentServer, IKEY, SKEY};
 
@@ -322,30 +323,30 @@ fn run_row(
     let limit = row.bound + Duration::from_secs(30);
     match fe {
         Frontend::LoginDuo => {
-            let c =
-                duo_tests::run_captured(duo_tests::login_duo_echo(&conf, row.user, &marker), limit);
-            let (out, err) = (
-                String::from_utf8_lossy(&c.stdout),
-                String::from_utf8_lossy(&c.stderr).into_owned(),
-            );
-            let ran = out.contains(&marker);
+            let c = LoginDuo::new(&conf)
+                .user(row.user)
+                .echo(&marker)
+                .limit(limit)
+                .run();
             assert_eq!(
                 c.status.success(),
-                ran,
-                "{}: exit status and command disagree: {}\n{out}\n{err}",
+                c.ran,
+                "{}: exit status and command disagree: {}\n{}\n{}",
                 row.fault,
-                c.status
+                c.status,
+                c.stdout,
+                c.stderr
             );
             Run {
-                allowed: ran,
+                allowed: c.allowed,
                 pam_code: None,
-                log: err,
+                log: c.stderr,
                 elapsed: c.elapsed,
             }
         }
         Frontend::LoginDuoTty => {
             let start = Instant::now();
-            let mut p = PtyChild::spawn(duo_tests::login_duo_echo(&conf, row.user, &marker))
+            let mut p = PtyChild::spawn(LoginDuo::new(&conf).user(row.user).echo(&marker).cmd())
                 .expect("spawn on a pty");
             // Rows that reach the menu pick option 1 (push).
             if p.expect("Passcode or option", limit).is_ok() {
@@ -368,29 +369,15 @@ fn run_row(
             }
         }
         Frontend::Pam => {
-            let confdir = dir.join(format!("pam-{tag}"));
-            std::fs::create_dir_all(&confdir).expect("mkdir");
             let service = row.service.unwrap_or("duo-fault");
-            std::fs::write(
-                confdir.join(service),
-                format!(
-                    "auth required {} conf={} debug\n",
-                    duo_tests::built("libpam_duo.so").display(),
-                    conf.display()
-                ),
-            )
-            .expect("service");
-            let mut cmd = Command::new(duo_tests::built("pamclient"));
-            cmd.arg("--confdir")
-                .arg(&confdir)
-                .args(["--service", service, "--user", pam_user]);
-            let c = duo_tests::run_captured(cmd, limit);
-            let out = String::from_utf8_lossy(&c.stdout);
-            let code = duo_tests::pam_result(out.as_bytes());
+            let confdir = pam_service(&dir.join(format!("pam-{tag}")), service, &conf, "debug");
+            let c = PamClient::new(&confdir, service, pam_user)
+                .limit(limit)
+                .run();
             Run {
-                allowed: code == Some(PAM_SUCCESS),
-                pam_code: code,
-                log: String::from_utf8_lossy(&c.stderr).into_owned(),
+                allowed: c.allowed,
+                pam_code: c.pam_code,
+                log: c.stderr,
                 elapsed: c.elapsed,
             }
         }

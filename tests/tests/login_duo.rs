@@ -6,11 +6,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use duo_tests::pty::PtyChild;
-use duo_tests::Mock;
+use duo_tests::runner::{Login, LoginDuo};
+use duo_tests::{Mock, PrivateEtc};
 use serde_json::Value;
 
 use duo_tests::{IKEY, SKEY};
@@ -21,35 +22,27 @@ fn mock() -> Mock {
 
 use duo_tests::{mock_conf as conf, write_conf};
 
-/// Run a command with no terminal (headless login_duo); it must finish within `limit`.
-fn run_with_limit(cmd: Command, limit: Duration) -> (Output, Duration) {
-    let c = duo_tests::run_captured(cmd, limit);
+/// A headless login that must finish within its limit.
+fn finished(run: Login) -> Login {
     assert!(
-        !c.killed,
-        "process ran longer than {limit:?} and was killed ({})",
-        c.status
+        !run.killed,
+        "process ran longer than its limit and was killed ({})",
+        run.status
     );
-    (
-        Output {
-            status: c.status,
-            stdout: c.stdout,
-            stderr: c.stderr,
-        },
-        c.elapsed,
-    )
+    run
 }
 
 /// login_duo -d -c <conf> -f <user> -- echo <marker>, headless, with a clean environment.
-fn login(conf: &Path, user: &str, marker: &str, env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut cmd = duo_tests::login_duo_echo(conf, user, marker);
+fn login(conf: &Path, user: &str, marker: &str, env: &[(&str, &str)]) -> Login {
+    let mut l = LoginDuo::new(conf).user(user).echo(marker);
     for (k, v) in env {
-        cmd.env(k, v);
+        l = l.env(k, v);
     }
-    run_with_limit(cmd, Duration::from_secs(60))
+    finished(l.limit(Duration::from_secs(60)).run())
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn text(b: impl AsRef<[u8]>) -> String {
+    String::from_utf8_lossy(b.as_ref()).into_owned()
 }
 
 fn requests_for<'a>(reqs: &'a [Value], path: &str, user: &str) -> Vec<&'a Value> {
@@ -99,7 +92,7 @@ fn failmode_matrix() {
         );
         for row in &rows {
             let marker = format!("RAN-{}-{mode}", row.user);
-            let (out, _) = login(&c, row.user, &marker, &env);
+            let out = login(&c, row.user, &marker, &env);
             let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
             let allowed = if idx == 0 {
                 row.allowed.0
@@ -171,7 +164,7 @@ fn refused_port_is_a_failmode_verdict() {
             &dir.join(format!("{mode}.conf")),
             &format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\n"),
         );
-        let (out, _) = login(&c, "alice", "RAN-refused", &[]);
+        let out = login(&c, "alice", "RAN-refused", &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
         assert_eq!(text(&out.stdout).contains("RAN-refused"), ok);
@@ -195,7 +188,7 @@ fn silent_server_is_bounded_by_https_timeout() {
             &dir.join(format!("{mode}.conf")),
             &format!("[duo]\nikey={IKEY}\nskey={SKEY}\nhost=127.0.0.1:{port}\nfailmode={mode}\nhttps_timeout=2\n"),
         );
-        let (out, elapsed) = login(&c, "alice", "RAN-silent", &[]);
+        let out = login(&c, "alice", "RAN-silent", &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
         assert!(
@@ -203,8 +196,9 @@ fn silent_server_is_bounded_by_https_timeout() {
             "{stderr}"
         );
         assert!(
-            elapsed < Duration::from_secs(4),
-            "verdict took {elapsed:?}, bound is 2 s + 2 s"
+            out.elapsed < Duration::from_secs(4),
+            "verdict took {:?}, bound is 2 s + 2 s",
+            out.elapsed
         );
     }
     drop(silent);
@@ -223,7 +217,7 @@ fn silent_preauth_after_tls_is_bounded() {
             &format!("silent-{mode}.conf"),
             &format!("failmode = {mode}\nhttps_timeout = 2"),
         );
-        let (out, elapsed) = login(&c, "silent-preauth", "RAN-silent-tls", &[]);
+        let out = login(&c, "silent-preauth", "RAN-silent-tls", &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
         assert!(
@@ -231,8 +225,9 @@ fn silent_preauth_after_tls_is_bounded() {
             "{stderr}"
         );
         assert!(
-            elapsed < Duration::from_secs(4),
-            "verdict took {elapsed:?}, bound is 2 s + 2 s"
+            out.elapsed < Duration::from_secs(4),
+            "verdict took {:?}, bound is 2 s + 2 s",
+            out.elapsed
         );
     }
 }
@@ -308,7 +303,7 @@ fn config_problems_deny_even_when_failsafe() {
         let p = m.dir.join(name);
         std::fs::write(&p, body).expect("write");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        let (out, _) = login(&p, "alice", "RAN-config", &[]);
+        let out = login(&p, "alice", "RAN-config", &[]);
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{name} must deny: {stderr}");
         assert!(
@@ -318,7 +313,7 @@ fn config_problems_deny_even_when_failsafe() {
         assert!(stderr.contains(want), "{name}: want {want:?} in {stderr}");
     }
     let missing = m.dir.join("does-not-exist.conf");
-    let (out, _) = login(&missing, "alice", "RAN-config", &[]);
+    let out = login(&missing, "alice", "RAN-config", &[]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("No such file or directory"),
@@ -327,7 +322,7 @@ fn config_problems_deny_even_when_failsafe() {
     );
     // A correct config after all that still works, so the denials above were the config's doing.
     let good = write_conf(&m.dir.join("good.conf"), &base);
-    let (out, _) = login(&good, "alice", "RAN-good", &[]);
+    let out = login(&good, "alice", "RAN-good", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
@@ -345,7 +340,7 @@ fn proxy_environment_is_ignored() {
         ("ALL_PROXY", "http://127.0.0.1:1"),
         ("SSL_CERT_FILE", "/nonexistent"),
     ];
-    let (out, _) = login(&c, "preauth-deny", "RAN-env", &env);
+    let out = login(&c, "preauth-deny", "RAN-env", &env);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -359,26 +354,24 @@ fn proxy_environment_is_ignored() {
 #[ignore = "needs root"]
 fn version_and_usage() {
     duo_tests::require_root();
-    let (out, _) = run_with_limit(
-        {
-            let mut c = Command::new(duo_tests::built("login_duo"));
-            c.arg("-v");
-            c
-        },
-        Duration::from_secs(10),
+    let out = finished(
+        LoginDuo::bare()
+            .debug(false)
+            .args(["-v"])
+            .limit(Duration::from_secs(10))
+            .run(),
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
         format!("login_duo {}", env!("CARGO_PKG_VERSION"))
     );
-    let (out, _) = run_with_limit(
-        {
-            let mut c = Command::new(duo_tests::built("login_duo"));
-            c.args(["ls", "-l"]);
-            c
-        },
-        Duration::from_secs(10),
+    let out = finished(
+        LoginDuo::bare()
+            .debug(false)
+            .args(["ls", "-l"])
+            .limit(Duration::from_secs(10))
+            .run(),
     );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -390,16 +383,11 @@ fn version_and_usage() {
 
 /// Start login_duo on a pseudo-terminal: `-d -c conf -f user -- sh -c 'echo marker'`.
 fn interactive(conf: &Path, user: &str, command: &str, env: &[(&str, &str)]) -> PtyChild {
-    let mut cmd = Command::new(duo_tests::built("login_duo"));
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .args(["-d", "-c"])
-        .arg(conf)
-        .args(["-f", user, "--", command]);
+    let mut l = LoginDuo::new(conf).user(user).command([command]);
     for (k, v) in env {
-        cmd.env(k, v);
+        l = l.env(k, v);
     }
-    PtyChild::spawn(cmd).expect("spawn on a pty")
+    PtyChild::spawn(l.cmd()).expect("spawn on a pty")
 }
 
 const T: Duration = Duration::from_secs(15);
@@ -559,44 +547,37 @@ fn verified_push_forwards_the_txid() {
     assert_eq!(auth[0]["params"]["prompt"], "verified_push1");
 }
 
-/// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one.
+/// `motd = yes` prints /etc/motd after an interactive approval, never for a headless one. The
+/// motd is the test's, in a private overlay over `/etc` (the host's `/etc/motd` is not touched).
 #[test]
 #[ignore = "needs root"]
 fn motd_only_for_interactive_sessions() {
     duo_tests::require_root();
-    let motd = Path::new("/etc/motd");
-    let saved = std::fs::read(motd).ok();
+    let etc = PrivateEtc::new("motd");
     let marker = "DUO-TEST-MOTD-LINE";
-    // Restore /etc/motd however the test ends.
-    struct Restore(Option<Vec<u8>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            match &self.0 {
-                Some(b) => {
-                    let _ = std::fs::write("/etc/motd", b);
-                }
-                None => {
-                    let _ = std::fs::remove_file("/etc/motd");
-                }
-            }
-        }
-    }
-    let _restore = Restore(saved);
-    std::fs::write(motd, format!("{marker}\n")).expect("write /etc/motd");
+    std::fs::write(etc.file("motd"), format!("{marker}\n")).expect("write the test's motd");
     let m = mock();
     let c = conf(&m, "motd.conf", "motd = yes");
-    let mut p = interactive(&c, "alice", "echo RAN-motd", &[]);
+    let in_etc = |command: &str| {
+        let mut cmd = etc.command(duo_tests::built("login_duo"), None);
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .args(["-d", "-c"])
+            .arg(&c)
+            .args(["-f", "alice", "--", command]);
+        cmd
+    };
+    let mut p = PtyChild::spawn(in_etc("echo RAN-motd")).expect("spawn on a pty");
     p.expect(MENU_END, T).unwrap();
     p.send("1\n");
     p.expect(marker, T).unwrap();
     p.expect("RAN-motd", T).unwrap();
     assert!(p.finish(T).is_some_and(|s| s.success()));
-    let (out, _) = login(
-        &c,
-        "alice",
-        "RAN-motd-headless",
-        &[("SSH_ORIGINAL_COMMAND", "x")],
-    );
+    let mut headless = in_etc("echo");
+    headless
+        .arg("RAN-motd-headless")
+        .env("SSH_ORIGINAL_COMMAND", "x");
+    let out = finished(duo_tests::runner::run(headless, Duration::from_secs(60)));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         !text(&out.stdout).contains(marker),
@@ -634,7 +615,7 @@ fn sigpipe_is_default_in_the_command() {
     duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "sigpipe.conf", "");
-    let (out, _) = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
+    let out = login(&c, "alice", "x; grep SigIgn /proc/self/status", &[]);
     let stdout = text(&out.stdout);
     let line = stdout
         .lines()
@@ -656,7 +637,7 @@ fn rate_limiting_is_obeyed_and_bounded() {
     let m = mock();
     let c = conf(&m, "429.conf", "failmode = safe\nhttps_timeout = 20");
     for user in ["retry-after-1", "rate-limited"] {
-        let (out, elapsed) = login(&c, user, "RAN-429", &[]);
+        let out = login(&c, user, "RAN-429", &[]);
         let stderr = text(&out.stderr);
         assert!(out.status.success(), "{user}: {stderr}");
         assert!(
@@ -665,16 +646,14 @@ fn rate_limiting_is_obeyed_and_bounded() {
             )),
             "{stderr}"
         );
-        assert!(
-            elapsed >= Duration::from_secs(1),
-            "{user} waited the back-off"
-        );
+        // The mock answers 429 again to a retry sent before the wait is over, so two
+        // requests in all means that the back-off was waited out.
         let pre = requests_for(&m.requests(), "/auth/v2/preauth", user).len();
-        assert_eq!(pre, 2, "{user}: one 429, then one retry");
+        assert_eq!(pre, 2, "{user}: one 429, then one retry after the wait");
     }
     // A server that rate-limits forever: capped, and an abort, never a failmode allow.
     let c = conf(&m, "429-forever.conf", "failmode = safe\nhttps_timeout = 4");
-    let (out, _) = login(&c, "always-429", "RAN-429", &[]);
+    let out = login(&c, "always-429", "RAN-429", &[]);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -695,7 +674,7 @@ fn one_connection_per_login() {
     duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "keepalive.conf", "");
-    let (out, _) = login(&c, "alice", "RAN-keepalive", &[]);
+    let out = login(&c, "alice", "RAN-keepalive", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let reqs = m.requests();
     let paths: Vec<&str> = reqs.iter().filter_map(|r| r["path"].as_str()).collect();
@@ -773,7 +752,7 @@ fn http_proxy_from_config() {
         "proxy.conf",
         &format!("http_proxy = http://us:pw@127.0.0.1:{port}"),
     );
-    let (out, _) = login(&c, "alice", "RAN-proxy", &[]);
+    let out = login(&c, "alice", "RAN-proxy", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("RAN-proxy"));
     let heads = seen.lock().expect("lock").clone();
@@ -799,7 +778,7 @@ fn http_proxy_from_config() {
             &format!("proxy407-{mode}.conf"),
             &format!("http_proxy = 127.0.0.1:{port}\nfailmode = {mode}"),
         );
-        let (out, _) = login(&c, "alice", "RAN-407", &[]);
+        let out = login(&c, "alice", "RAN-407", &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.success(), ok, "{stderr}");
         let want = format!("{word} Duo login for 'alice': Couldn't connect to 127.0.0.1:{}: Proxy error: HTTP/1.1 407 Proxy Authentication Required", m.port);
@@ -840,7 +819,7 @@ fn transport_failures_follow_failmode() {
                 &m.dir.join(format!("{name}-{mode}.conf")),
                 &format!("{base}{host}failmode = {mode}\n"),
             );
-            let (out, _) = login(&c, "alice", "RAN-transport", &[]);
+            let out = login(&c, "alice", "RAN-transport", &[]);
             let stderr = text(&out.stderr);
             assert_eq!(out.status.success(), ok, "{name} {mode}: {stderr}");
             assert_eq!(
@@ -861,7 +840,7 @@ fn transport_failures_follow_failmode() {
         }
     }
     let c = conf(&m, "big.conf", "failmode = secure");
-    let (out, _) = login(&c, "oversized", "RAN-big", &[]);
+    let out = login(&c, "oversized", "RAN-big", &[]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("response body too large"),
@@ -869,7 +848,7 @@ fn transport_failures_follow_failmode() {
         text(&out.stderr)
     );
     let c = conf(&m, "result.conf", "failmode = secure");
-    let (out, _) = login(&c, "preauth-bad-result", "RAN-x", &[]);
+    let out = login(&c, "preauth-bad-result", "RAN-x", &[]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains(
@@ -879,7 +858,7 @@ fn transport_failures_follow_failmode() {
         text(&out.stderr)
     );
     let c = conf(&m, "empty-user.conf", "failmode = safe");
-    let (out, _) = login(&c, "", "RAN-empty", &[]);
+    let out = login(&c, "", "RAN-empty", &[]);
     assert!(
         !out.status.success(),
         "an empty username is an error, not a failmode allow"
@@ -898,7 +877,7 @@ fn group_filter() {
     duo_tests::require_root();
     let m = mock();
     let c = conf(&m, "groups-out.conf", "groups = duo-test-nosuchgroup-*");
-    let (out, _) = login(&c, "alice", "RAN-bypass", &[]);
+    let out = login(&c, "alice", "RAN-bypass", &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(text(&out.stdout).contains("RAN-bypass"));
@@ -908,14 +887,14 @@ fn group_filter() {
     );
     assert!(m.requests().is_empty(), "a bypassed user never reaches Duo");
     let c = conf(&m, "groups-in.conf", "groups = *,!duo-test-nosuchgroup");
-    let (out, _) = login(&c, "pushdeny", "RAN-member", &[]);
+    let out = login(&c, "pushdeny", "RAN-member", &[]);
     assert!(
         !out.status.success(),
         "root is in '*': Duo is required and denies"
     );
     assert!(!text(&out.stdout).contains("RAN-member"));
     let c = conf(&m, "groups-negated.conf", "groups = !root");
-    let (out, _) = login(&c, "alice", "RAN-negated", &[]);
+    let out = login(&c, "alice", "RAN-negated", &[]);
     assert!(
         text(&out.stderr).contains("All configured groups are negated"),
         "{}",

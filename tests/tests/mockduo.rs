@@ -75,10 +75,12 @@ fn start(dir: &Path, port: u16) -> Child {
 }
 
 fn login(conf: &Path) -> bool {
-    let mut cmd = duo_tests::login_duo_echo(conf, "alice", "RAN-mock");
-    cmd.stdin(Stdio::null());
-    let out = run_captured(cmd, Duration::from_secs(30));
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("RAN-mock")
+    let out = duo_tests::runner::LoginDuo::new(conf)
+        .user("alice")
+        .echo("RAN-mock")
+        .limit(Duration::from_secs(30))
+        .run();
+    out.status.success() && out.ran
 }
 
 #[test]

@@ -3,8 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
+use duo_tests::runner::PamClient;
 use duo_tests::users::TempUser;
 use duo_tests::Mock;
 
@@ -28,15 +29,8 @@ impl Setup {
     /// Write config `name` and a service of the same name whose auth stack is our module.
     fn service(&self, name: &str, conf_extra: &str, module_args: &str) -> String {
         let conf = duo_tests::mock_conf(&self.mock, &format!("{name}.conf"), conf_extra);
-        std::fs::write(
-            self.confdir.join(name),
-            format!(
-                "auth required {} conf={} debug {module_args}\naccount required pam_permit.so\n",
-                duo_tests::built("libpam_duo.so").display(),
-                conf.display()
-            ),
-        )
-        .expect("write service");
+        let args = format!("debug {module_args}");
+        duo_tests::runner::pam_service(&self.confdir, name, &conf, args.trim_end());
         name.to_string()
     }
 
@@ -47,24 +41,14 @@ impl Setup {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (i32, String, String) {
-        let mut cmd = Command::new(duo_tests::built("pamclient"));
-        cmd.args(["--confdir"])
-            .arg(&self.confdir)
-            .args(["--service", service, "--user", user])
+        let mut pam = PamClient::new(&self.confdir, service, user)
             .args(extra)
-            .stdin(Stdio::null());
-        let out: Output = Command::new("timeout")
-            .arg("60")
-            .arg(cmd.get_program())
-            .args(cmd.get_args())
-            .envs(env.iter().map(|(k, v)| (*k, *v)))
-            .output()
-            .expect("run pamclient");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let code = duo_tests::pam_result(stdout.as_bytes())
-            .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
-        (code, stdout, stderr)
+            .limit(Duration::from_secs(60));
+        for (k, v) in env {
+            pam = pam.env(k, v);
+        }
+        let out = pam.run();
+        (out.code(), out.stdout, out.stderr)
     }
 }
 

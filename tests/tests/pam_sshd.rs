@@ -31,7 +31,7 @@ impl Drop for Server {
 }
 
 fn start_sshd(dir: &Path, conf: &Path, auth: &str) -> Server {
-    start_sshd_in(dir, conf, auth, PrivateEtc::new("sshd"))
+    start_sshd_in(dir, conf, auth, PrivateEtc::with_run("sshd"))
 }
 
 fn start_sshd_in(dir: &Path, conf: &Path, auth: &str, etc: PrivateEtc) -> Server {
@@ -71,7 +71,8 @@ fn start_sshd_with_stack(dir: &Path, stack: &str, auth: &str, etc: PrivateEtc) -
         ),
     )
     .expect("sshd_config");
-    std::fs::create_dir_all("/run/sshd").expect("privsep dir");
+    // Its privilege separation directory, in the private /run.
+    etc.run_dir("sshd");
     // sshd must be started by its absolute path (it re-executes itself); the link's name is
     // the PAM service name.
     let child = etc
@@ -312,7 +313,7 @@ fn sshd_key_then_duo_with_the_shipped_example() {
 }
 
 fn start_sshd_with_stack_default(dir: &Path, stack: &str, auth: &str) -> Server {
-    start_sshd_with_stack(dir, stack, auth, PrivateEtc::new("sshd"))
+    start_sshd_with_stack(dir, stack, auth, PrivateEtc::with_run("sshd"))
 }
 
 /// Put `body` as `/etc/duo/login_duo.conf` in `etc`, owned by the privsep user `sshd`, mode
@@ -364,7 +365,7 @@ fn forcecommand(dir: &Path, login: &Path) {
     let m = Mock::start(&[]);
     std::fs::set_permissions(&m.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::set_permissions(&m.ca, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let etc = PrivateEtc::new("forcecommand");
+    let etc = PrivateEtc::with_run("forcecommand");
     let body = duo_tests::mock_conf_body(&m, "send_gecos = yes\nfailmode = secure");
     login_conf(&etc, &body);
     let approve = TempUser::create("duofa", "alice");

@@ -45,7 +45,7 @@ fn sudo_runs_the_command_only_after_approval() {
         .replace("failmode = secure", "failmode = safe");
     duo_tests::write_conf(&safe_conf, &safe_body);
 
-    let etc = PrivateEtc::new("sudo");
+    let etc = PrivateEtc::with_run("sudo");
     let pam_file = etc.file(&format!("pam.d/{service}"));
     let safe_pam_file = etc.file(&format!("pam.d/{service}-safe"));
     let sudoers = etc.file(&format!("sudoers.d/duo-test-{pid}"));
@@ -245,7 +245,7 @@ fn sudo_push_names_the_command_sudo_runs() {
         "sudo-pushinfo.conf",
         "autopush = yes\nprompts = 1\nsend_gecos = yes\npushinfo = yes",
     );
-    let etc = PrivateEtc::new("sudo-cmd");
+    let etc = PrivateEtc::with_run("sudo-cmd");
     // The service really is `sudo` here (in the private overlay only).
     std::fs::write(
         etc.file("pam.d/sudo"),

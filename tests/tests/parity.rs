@@ -3,11 +3,11 @@
 //! description (docs/BEHAVIOUR.md §3.3, §1.9, §6, §9) and from what the C version prints.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use duo_tests::pam_codes::*;
-use duo_tests::{run_captured, Mock, IKEY, SKEY};
+use duo_tests::runner::{LoginDuo, PamClient};
+use duo_tests::{Mock, IKEY, SKEY};
 
 /// A config whose line 8 is `line8` (lines 6 and 7 are comments).
 fn conf_with_line_8(dir: &Path, name: &str, mock: &Mock, line8: &str) -> PathBuf {
@@ -16,22 +16,15 @@ fn conf_with_line_8(dir: &Path, name: &str, mock: &Mock, line8: &str) -> PathBuf
 }
 
 fn login_duo(conf: &Path, debug: bool) -> (bool, String) {
-    let mut cmd = Command::new(duo_tests::built("login_duo"));
-    cmd.env_clear().env("PATH", "/usr/bin:/bin");
-    if debug {
-        cmd.arg("-d");
-    }
-    cmd.arg("-c")
-        .arg(conf)
-        .args(["-f", "alice", "--", "echo", "RAN-parity"])
-        .stdin(Stdio::null());
-    let out = run_captured(cmd, Duration::from_secs(30));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!stdout.contains("RAN-parity"), "{stdout}");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = LoginDuo::new(conf)
+        .debug(debug)
+        .env("PATH", "/usr/bin:/bin")
+        .user("alice")
+        .echo("RAN-parity")
+        .limit(Duration::from_secs(30))
+        .run();
+    assert!(!out.stdout.contains("RAN-parity"), "{}", out.stdout);
+    (out.status.success(), out.stderr)
 }
 
 /// The lines of `stderr` that are not `[N] ` log lines.
@@ -109,35 +102,15 @@ fn pam_service(m: &Mock, name: &str, conf: &Path) -> PathBuf {
 
 /// A private PAM service directory with one service running the module with `args`.
 fn pam_service_args(m: &Mock, name: &str, conf: &Path, args: &str) -> PathBuf {
-    let confdir = m.dir.join(format!("pam.d-{name}"));
-    std::fs::create_dir_all(&confdir).expect("mkdir");
-    std::fs::write(
-        confdir.join(name),
-        format!(
-            "auth required {} conf={} {args}\naccount required pam_permit.so\n",
-            duo_tests::built("libpam_duo.so").display(),
-            conf.display()
-        ),
-    )
-    .expect("write service");
-    confdir
+    duo_tests::runner::pam_service(&m.dir.join(format!("pam.d-{name}")), name, conf, args)
 }
 
 fn pamclient(confdir: &Path, service: &str, user: &str, answers: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(duo_tests::built("pamclient"));
-    cmd.arg("--confdir")
-        .arg(confdir)
-        .args(["--service", service, "--user", user])
-        .stdin(Stdio::null());
-    for a in answers {
-        cmd.args(["--answer", a]);
-    }
-    let out = run_captured(cmd, Duration::from_secs(60));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let code = duo_tests::pam_result(stdout.as_bytes())
-        .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}\n{stderr}"));
-    (code, stdout, stderr)
+    let out = PamClient::new(confdir, service, user)
+        .answers(answers)
+        .limit(Duration::from_secs(60))
+        .run();
+    (out.code(), out.stdout, out.stderr)
 }
 
 #[test]
@@ -267,15 +240,14 @@ fn failmode_verdicts_are_told_to_the_user() {
             None => assert!(!out.contains("unreachable"), "{out}"),
         }
         // login_duo (headless: stdin is not a terminal) writes it on stderr.
-        let mut cmd = Command::new(duo_tests::built("login_duo"));
-        cmd.env_clear()
+        let out = LoginDuo::new(&conf)
+            .debug(false)
             .env("PATH", "/usr/bin:/bin")
-            .arg("-c")
-            .arg(&conf)
-            .args(["-f", "503", "--", "echo", "RAN-notice"])
-            .stdin(Stdio::null());
-        let out = run_captured(cmd, Duration::from_secs(30));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+            .user("503")
+            .echo("RAN-notice")
+            .limit(Duration::from_secs(30))
+            .run();
+        let stderr = &out.stderr;
         assert_eq!(out.status.success(), mode == "safe", "{stderr}");
         let line = if mode == "safe" { safe } else { secure };
         assert_eq!(
@@ -329,16 +301,11 @@ fn pam_duo_logs_to_authpriv_in_a_host_without_openlog() {
     for (name, conf, answer) in [("duo-fac-ok", &ok, "1"), ("duo-fac-bad", &bad, "")] {
         let confdir = pam_service_args(&m, name, conf, "");
         let sinks = LogSinks::start(Journal::Absent);
-        let mut cmd = Command::new(duo_tests::built("pamclient"));
-        cmd.arg("--confdir")
-            .arg(&confdir)
-            .args(["--service", name, "--user", "root"])
-            .stdin(Stdio::null());
+        let mut pam = PamClient::new(&confdir, name, "root").limit(Duration::from_secs(60));
         if !answer.is_empty() {
-            cmd.args(["--answer", answer]);
+            pam = pam.answers(&[answer]);
         }
-        sinks.sandbox(&mut cmd);
-        let out = run_captured(cmd, Duration::from_secs(60));
+        let out = pam.run_with(|cmd| sinks.sandbox(cmd));
         assert!(!out.killed);
         let got = sinks.finish().syslog_messages();
         let lines: Vec<(u32, String)> = got
@@ -371,11 +338,7 @@ fn pam_duo_logs_to_authpriv_in_a_host_without_openlog() {
                 assert!(texts.contains(&w.as_str()), "{w:?} not in {texts:?}");
             }
             // And nothing on stderr without debug.
-            assert!(
-                out.stderr.is_empty(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.stderr.is_empty(), "{}", out.stderr);
         }
     }
 }

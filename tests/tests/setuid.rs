@@ -4,7 +4,7 @@
 //! never written).
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,31 +19,6 @@ fn id_of(args: &[&str]) -> u32 {
         .trim()
         .parse()
         .expect("numeric id")
-}
-
-/// Removes what a setuid `login_duo` creates in the host's /run before its auth child starts
-/// (its outage window directory, `duo::flow::outage::prepare_for`) if it was not there before.
-struct RunGuard {
-    made: Vec<PathBuf>,
-}
-
-impl RunGuard {
-    fn new(privsep_uid: u32) -> RunGuard {
-        let base = PathBuf::from(duo::flow::outage::DEFAULT_DIR);
-        let sub = base.join(format!("uid-{privsep_uid}"));
-        RunGuard {
-            made: [sub, base].into_iter().filter(|p| !p.exists()).collect(),
-        }
-    }
-}
-
-impl Drop for RunGuard {
-    fn drop(&mut self) {
-        // Only empty directories go: this test's configs leave the window off.
-        for d in &self.made {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
 }
 
 /// Run the setuid copy as `user`, headless, and wait (bounded).
@@ -129,10 +104,10 @@ fn setuid_login_duo_separates_privileges() {
         m.port,
         m.ca.display()
     );
-    let etc = PrivateEtc::new("setuid");
+    // The setuid copy makes its outage window directory in /run: the private one.
+    let etc = PrivateEtc::with_run("setuid");
     let conf = duo_tests::write_conf(&etc.file("duo/login_duo.conf"), &body);
     std::os::unix::fs::chown(&conf, Some(privsep_uid), Some(privsep_gid)).expect("chown");
-    let _run = RunGuard::new(privsep_uid);
 
     let approve = TempUser::create("duoa", "alice");
     let deny = TempUser::create("duod", "pushdeny");

@@ -33,8 +33,10 @@
 //! - `auth-500`: preauth asks for auth, `/auth` answers 500.
 //! - `slow-preauth-N`: preauth answers after N seconds, then as an ordinary name.
 //! - `silent-preauth`: preauth is read over TLS and never answered.
-//! - `retry-after-N`: the first preauth gets 429 with `Retry-After: N`, then preauth allow.
-//! - `rate-limited`: the first preauth gets a bare 429, then preauth allow.
+//! - `retry-after-N`: the first preauth gets 429 with `Retry-After: N`, then preauth allow
+//!   (a 429 again for a retry sent before the N s are over).
+//! - `rate-limited`: the first preauth gets a bare 429, then preauth allow (a 429 again for a
+//!   retry sent within 1 s).
 //! - `always-429`: every preauth gets 429 with `Retry-After: 1`.
 //! - `truncated`: preauth answers 200 with half a JSON document (Content-Length matches).
 //! - `close-mid-reply`: preauth answers a status line, headers announcing 4096 bytes and 20
@@ -77,6 +79,8 @@ use duo_tests::{HOSTILE_MSG, IKEY, SKEY};
 struct State {
     record: Option<Mutex<std::fs::File>>,
     polls: Mutex<HashMap<String, u32>>,
+    /// When each rate-limited user got its first 429.
+    limited: Mutex<HashMap<String, std::time::Instant>>,
     next_tx: AtomicU64,
     next_conn: AtomicU64,
     /// Complete TLS, then never answer.
@@ -238,6 +242,7 @@ fn main() {
                 .map(Mutex::new)
         }),
         polls: Mutex::new(HashMap::new()),
+        limited: Mutex::new(HashMap::new()),
         next_tx: AtomicU64::new(1),
         next_conn: AtomicU64::new(1),
         silent,
@@ -701,21 +706,29 @@ fn answer(req: &Request, state: &State, conn_id: u64) -> (u16, String) {
     }
 }
 
-/// Whether this preauth gets a 429 (the first one for `retry-after-N`/`rate-limited`, every
-/// one for `always-429`).
+/// Whether this preauth gets a 429: every one for `always-429`; for `retry-after-N` and
+/// `rate-limited`, the first one, and, as a real rate limit would, any other that comes
+/// before the wait it asked for is over (N s, or 1 s, the client's first backoff, for a bare
+/// 429). A client that does not wait therefore makes more than two requests.
 fn rate_limited(state: &State, user: &str) -> bool {
     if user == "always-429" {
         return true;
     }
-    if !(user.starts_with("retry-after-") || user == "rate-limited") {
-        return false;
-    }
-    let Ok(mut m) = state.polls.lock() else {
+    let wait = match user.strip_prefix("retry-after-") {
+        Some(n) => n.parse().unwrap_or(0),
+        None if user == "rate-limited" => 1,
+        None => return false,
+    };
+    let Ok(mut m) = state.limited.lock() else {
         return false;
     };
-    let n = m.entry(format!("429:{user}")).or_insert(0);
-    *n += 1;
-    *n == 1
+    match m.get(user) {
+        None => {
+            m.insert(user.to_string(), std::time::Instant::now());
+            true
+        }
+        Some(at) => at.elapsed() < std::time::Duration::from_secs(wait),
+    }
 }
 
 fn preauth(user: &str, verified: bool) -> (u16, String) {
