@@ -35,5 +35,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Default configuration directory.
 pub const CONF_DIR: &str = "/etc/duo";
 
-/// Build host triple used in the User-Agent, in autoconf spelling.
+/// The platform part of the User-Agent, in autoconf spelling: a fixed string, the same on
+/// every architecture, as the C version sends (not detected from the build host).
 pub const HOST_TRIPLE: &str = "x86_64-pc-linux-gnu";
