@@ -2,7 +2,7 @@
 //! `pamclient` and the real libpam, without a terminal, with a time limit, and what it did
 //! ([`Login`]).
 //!
-//! ```ignore
+//! ```text
 //! let run = LoginDuo::new(&conf).user("alice").echo("RAN-x").run();
 //! assert!(run.allowed, "{}", run.stderr);
 //! let dir = pam_service(&confdir, "duo-x", &conf, "debug");
