@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod crypto;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -403,9 +403,8 @@ fn retry_after(resp: &Response) -> Option<u64> {
 
 /// A random pause of 0–1 s.
 fn jitter() -> Duration {
-    use ring::rand::SecureRandom;
     let mut b = [0u8; 2];
-    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    let _ = crate::crypto::fill_random(&mut b);
     Duration::from_millis(u64::from(u16::from_le_bytes(b)) % 1000)
 }
 

@@ -312,7 +312,7 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
         f.write_all(ca_key.serialize_pem().as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

@@ -1,0 +1,100 @@
+//! Every cryptographic primitive of the program, from one library: AWS-LC through aws-lc-rs
+//! (issue 22, docs/BEHAVIOUR.md §0a D16). TLS uses rustls's aws-lc-rs provider; the request
+//! signature is aws-lc-rs's HMAC-SHA512; file-name hashes are its SHA-256; the retry jitter
+//! comes from its random generator. Built with the `fips` feature, all of it is AWS-LC's FIPS
+//! module in FIPS mode.
+
+use std::sync::Arc;
+
+use aws_lc_rs::{digest, hmac, rand::SecureRandom};
+use rustls::crypto::CryptoProvider;
+use zeroize::Zeroizing;
+
+/// True in a build made with the `fips` feature (AWS-LC's FIPS module).
+pub const FIPS_BUILD: bool = cfg!(feature = "fips");
+
+/// The TLS provider: rustls's aws-lc-rs provider (in a FIPS build the same provider, whose
+/// suites and groups are then only the FIPS-approved ones).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// HMAC-SHA512 of `message` keyed with `key` (docs/ARCHITECTURE.md: how the key and the state
+/// are wiped).
+pub fn hmac_sha512(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 64]> {
+    let key = hmac::Key::new(hmac::HMAC_SHA512, key);
+    let tag = hmac::sign(&key, message);
+    let mut out = Zeroizing::new([0u8; 64]);
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest::digest(&digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Fill `buf` with random bytes from AWS-LC's generator; false if it failed.
+pub fn fill_random(buf: &mut [u8]) -> bool {
+    aws_lc_rs::rand::SystemRandom::new().fill(buf).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn hmac_sha512_rfc_4231_vectors() {
+        // Test case 1.
+        assert_eq!(
+            hex(&*hmac_sha512(&[0x0b; 20], b"Hi There")),
+            "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"
+        );
+        // Test case 2: a key shorter than the output.
+        assert_eq!(
+            hex(&*hmac_sha512(b"Jefe", b"what do ya want for nothing?")),
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+        );
+        // Test case 3: 50 bytes of 0xdd under a 20-byte key of 0xaa.
+        assert_eq!(
+            hex(&*hmac_sha512(&[0xaa; 20], &[0xdd; 50])),
+            "fa73b0089d56a284efb0f0756c890be9b1b5dbdd8ee81a3655f83e33b2279d39bf3e848279a722c806b485a47e67c807b946a337bee8942674278859e13292fb"
+        );
+        // Test case 6: a key longer than a block.
+        assert_eq!(
+            hex(&*hmac_sha512(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"
+        );
+        // Test case 7: a long key and a long message.
+        assert_eq!(
+            hex(&*hmac_sha512(&[0xaa; 131], b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.")),
+            "e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58"
+        );
+    }
+
+    #[test]
+    fn sha256_known_answers() {
+        assert_eq!(
+            hex(&sha256(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            hex(&sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn random_bytes_differ() {
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        assert!(fill_random(&mut a) && fill_random(&mut b));
+        assert_ne!(a, b);
+    }
+}
