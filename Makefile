@@ -11,6 +11,10 @@ FUZZ_SMOKE_SECONDS ?= 3
 TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
            install deb rpm clean fuzz fuzz-smoke
 FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
+# `make bench` compares this build with the release build of BENCH_BASE (the last commit on
+# ring, before AWS-LC: issue 22), built from `git archive` in its own target directory.
+BENCH_BASE ?= 3316450
+BASE_DIR = target/bench-base-$(BENCH_BASE)
 .PHONY: $(TARGETS)
 
 # The first target, so that a bare `make` lists the others. Keep one line per target of
@@ -29,7 +33,7 @@ help:
 	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
 	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm; glibc 2.17 floor (root)"
 	@echo "make lint            rustfmt check, clippy with warnings denied, this help list complete"
-	@echo "make bench           CPU, memory and latency of a login against the mock service, native and floor build"
+	@echo "make bench           CPU, memory and latency of a login against the mock service: native, floor and BENCH_BASE build"
 	@echo "make fuzz            every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) or 10 million runs each"
 	@echo "make fuzz-smoke      every fuzz target on its committed seeds, then $(FUZZ_SMOKE_SECONDS) s of fuzzing each"
 	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
@@ -106,9 +110,13 @@ lint:
 packaging-test: release
 	if [ -f tests/packaging/test-packages.sh ]; then bash tests/packaging/test-packages.sh; else echo "package tests not written yet"; fi
 
-# Measures today's native build and, alternating with it, the glibc 2.17 build the packages ship.
+# Measures today's native build and, alternating with it, the glibc 2.17 build the packages ship
+# and the release build of BENCH_BASE (says whether this build's login costs 10 % more CPU or RSS).
 bench: release floor
-	$(CARGO) run --release -q -p duo-tests --bin bench -- --compare $(CURDIR)/$(FLOOR_DIR) --label "glibc 2.17 build"
+	@[ -f $(BASE_DIR)/src/Cargo.toml ] || { mkdir -p $(BASE_DIR)/src && git archive $(BENCH_BASE) | tar -x -C $(BASE_DIR)/src; }
+	$(CARGO) build --release -q --manifest-path $(BASE_DIR)/src/Cargo.toml --target-dir $(CURDIR)/$(BASE_DIR)/target -p pam_duo -p login_duo -p duo-check
+	$(CARGO) run --release -q -p duo-tests --bin bench -- --compare $(CURDIR)/$(FLOOR_DIR) --label "glibc 2.17 build" \
+	    --baseline $(CURDIR)/$(BASE_DIR)/target/release --label "$(BENCH_BASE) (ring)"
 
 install: release
 	bash packaging/install.sh "$(DESTDIR)" "$(PREFIX)"

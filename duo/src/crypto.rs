@@ -6,17 +6,131 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::{digest, hmac, rand::SecureRandom};
+use aws_lc_rs::{digest, hmac, rand::SecureRandom as _};
 use rustls::crypto::CryptoProvider;
 use zeroize::Zeroizing;
 
 /// True in a build made with the `fips` feature (AWS-LC's FIPS module).
 pub const FIPS_BUILD: bool = cfg!(feature = "fips");
 
-/// The TLS provider: rustls's aws-lc-rs provider (in a FIPS build the same provider, whose
-/// suites and groups are then only the FIPS-approved ones).
+/// The TLS provider. In a FIPS build rustls's FIPS provider (AWS-LC's FIPS module, only
+/// FIPS-approved suites and groups). In the default build aws-lc-rs with the algorithms the
+/// program offered on ring before (see [`default_build::provider`]).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    #[cfg(feature = "fips")]
+    let p = rustls::crypto::default_fips_provider();
+    #[cfg(not(feature = "fips"))]
+    let p = default_build::provider();
+    Arc::new(p)
+}
+
+/// The default build's provider: aws-lc-rs's TLS suites with the key exchange groups and
+/// signature algorithms of rustls's *ring* provider, which this program used before (X25519,
+/// P-256, P-384; ECDSA P-256/P-384, Ed25519, RSA PKCS#1 and PSS). aws-lc-rs's default adds
+/// ML-KEM hybrids, P-521 and ML-DSA: none is used by Duo's service, and leaving them out keeps
+/// their code out of the binaries (smaller files, less memory per login: issue 22).
+#[cfg(not(feature = "fips"))]
+mod default_build {
+    use rustls::crypto::aws_lc_rs::{kx_group, DEFAULT_CIPHER_SUITES};
+    use rustls::crypto::{
+        CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, WebPkiSupportedAlgorithms,
+    };
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::sign::SigningKey;
+    use rustls::SignatureScheme;
+    use std::sync::Arc;
+    use webpki::aws_lc_rs as alg;
+
+    /// Random bytes from AWS-LC; no private keys (the client never authenticates itself).
+    #[derive(Debug)]
+    struct AwsLc;
+
+    impl SecureRandom for AwsLc {
+        fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+            if super::fill_random(buf) {
+                Ok(())
+            } else {
+                Err(GetRandomFailed)
+            }
+        }
+    }
+
+    impl KeyProvider for AwsLc {
+        fn load_private_key(
+            &self,
+            _key: PrivateKeyDer<'static>,
+        ) -> Result<Arc<dyn SigningKey>, rustls::Error> {
+            Err(rustls::Error::General(
+                "this client loads no private keys".into(),
+            ))
+        }
+    }
+
+    static SIGNATURES: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // For TLS 1.2 the curve is not fixed by the scheme; for TLS 1.3 it is.
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    };
+
+    /// See the module documentation.
+    pub fn provider() -> CryptoProvider {
+        CryptoProvider {
+            cipher_suites: DEFAULT_CIPHER_SUITES.to_vec(),
+            kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+            signature_verification_algorithms: SIGNATURES,
+            secure_random: &AwsLc,
+            key_provider: &AwsLc,
+        }
+    }
 }
 
 /// HMAC-SHA512 of `message` keyed with `key` (docs/ARCHITECTURE.md: how the key and the state
