@@ -9,11 +9,15 @@ FUZZ_SECONDS ?= 180
 FUZZ_SMOKE_SECONDS ?= 3
 
 TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
-           install deb rpm clean fuzz fuzz-smoke
+           install deb rpm clean fuzz fuzz-smoke fips fips-test
 FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
 # `make bench` compares this build with the release build of BENCH_BASE (the last commit on
 # ring, before AWS-LC: issue 22), built from `git archive` in its own target directory.
 BENCH_BASE ?= 3316450
+# The FIPS build (AWS-LC's FIPS module, docs/BEHAVIOUR.md §0a D16) has its own target directory,
+# kept between runs like target/ itself: the first build takes minutes (cmake and Go).
+FIPS_DIR = target/fips
+FIPS_FEATURES = --features pam_duo/fips,login_duo/fips,duo-check/fips -p pam_duo -p login_duo -p duo-check
 BASE_DIR = target/bench-base-$(BENCH_BASE)
 .PHONY: $(TARGETS)
 
@@ -39,6 +43,8 @@ help:
 	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
 	@echo "make deb             build the Debian package (glibc 2.17 build) into dist/"
 	@echo "make rpm             build the RPM package (glibc 2.17 build) into dist/"
+	@echo "make fips            release build of the three binaries with AWS-LC's FIPS module ($(FIPS_DIR)/release; needs cmake, Go)"
+	@echo "make fips-test       debug FIPS build ($(FIPS_DIR)/debug) and its end-to-end tests against the mock (root)"
 	@echo "make clean           remove target/ and dist/"
 
 all: release
@@ -76,6 +82,7 @@ check:
 	bash tests/deps.sh
 	$(MAKE) lint
 	$(MAKE) build
+	$(CARGO) build --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
 	$(CARGO) test --workspace --no-fail-fast -- --include-ignored --skip installed_
 	$(MAKE) fuzz-smoke
 	$(MAKE) packaging-test
@@ -127,6 +134,13 @@ deb:
 
 rpm:
 	bash packaging/build-rpm.sh
+
+fips:
+	$(CARGO) build --release --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
+
+fips-test: build
+	$(CARGO) build --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
+	$(CARGO) test -p duo-tests --test fips --no-fail-fast -- --include-ignored
 
 clean:
 	$(CARGO) clean

@@ -133,6 +133,78 @@ mod default_build {
     }
 }
 
+/// What a FIPS build refuses `noverify` with (docs/BEHAVIOUR.md §0a D16).
+pub const NOVERIFY_IN_FIPS: &str = "noverify is not allowed in a FIPS build: a connection whose server is not authenticated is not FIPS-compliant. Remove noverify (and set cafile only to a CA you trust)";
+
+/// Which cryptographic module is in use and in which mode, for `login_duo -V`, debug output
+/// and `duo-check`.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// The library and its version ("AWS-LC 1.x" or "AWS-LC FIPS 3.x").
+    pub version: String,
+    /// Whether this is the FIPS build.
+    pub fips_build: bool,
+    /// Whether AWS-LC reports FIPS mode (`FIPS_mode()`), with its reason when not.
+    pub fips_mode: Result<(), String>,
+}
+
+impl Module {
+    /// One line for people: "AWS-LC 1.x (default build, not FIPS mode)" or
+    /// "AWS-LC FIPS 3.x (FIPS build, FIPS mode)".
+    pub fn describe(&self) -> String {
+        let build = if self.fips_build {
+            "FIPS build"
+        } else {
+            "default build"
+        };
+        let mode = match &self.fips_mode {
+            Ok(()) => "FIPS mode".to_string(),
+            Err(e) if self.fips_build => format!("NOT in FIPS mode: {e}"),
+            Err(_) => "not FIPS mode".to_string(),
+        };
+        format!("{} ({build}, {mode})", self.version)
+    }
+}
+
+/// The module in use. In a FIPS build this also makes AWS-LC run its power-on self-test if it
+/// has not yet (AWS-LC aborts the process if a self-test fails).
+pub fn module() -> Module {
+    aws_lc_rs::init();
+    Module {
+        version: format!(
+            "AWS-LC{} {}",
+            if FIPS_BUILD { " FIPS" } else { "" },
+            aws_lc_rs::awslc_version()
+        ),
+        fips_build: FIPS_BUILD,
+        fips_mode: aws_lc_rs::try_fips_mode().map_err(str::to_string),
+    }
+}
+
+/// Run AWS-LC's known-answer self-tests again, now (`duo-check`). In a FIPS build a wrong
+/// answer aborts the process inside AWS-LC; an error is any other failure.
+pub fn self_test() -> Result<(), String> {
+    aws_lc_rs::try_fips_self_test().map_err(|_| "AWS-LC's self-test failed".to_string())
+}
+
+/// The checks a FIPS build makes before it sends anything (docs/BEHAVIOUR.md §0a D16): AWS-LC
+/// in FIPS mode, and a TLS configuration rustls reports as FIPS. Nothing in the default build.
+pub fn fips_check(config: &rustls::ClientConfig) -> Result<(), String> {
+    if !FIPS_BUILD {
+        return Ok(());
+    }
+    aws_lc_rs::try_fips_mode().map_err(|e| {
+        format!("FIPS build, but AWS-LC is not in FIPS mode ({e}): refusing to connect")
+    })?;
+    if !config.fips() {
+        return Err(
+            "FIPS build, but the TLS configuration is not FIPS-compliant: refusing to connect"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// HMAC-SHA512 of `message` keyed with `key` (docs/ARCHITECTURE.md: how the key and the state
 /// are wiped).
 pub fn hmac_sha512(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 64]> {

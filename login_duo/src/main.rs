@@ -57,6 +57,15 @@ fn main() {
         Err(e) => die(&format!("{e}\n{}", args::USAGE)),
     };
     if a.version {
+        // The FIPS build names its cryptographic module and mode; the default build prints
+        // exactly what the C version prints.
+        if duo::crypto::FIPS_BUILD {
+            die(&format!(
+                "login_duo {} ({})",
+                duo::VERSION,
+                duo::crypto::module().describe()
+            ));
+        }
         die(&format!("login_duo {}", duo::VERSION));
     }
     duo::log::set_debug(a.debug);

@@ -32,6 +32,13 @@ pub fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// Build the TLS client configuration for `cfg`.
 pub fn client_config(cfg: &Config) -> Result<Arc<ClientConfig>, String> {
+    if crate::crypto::FIPS_BUILD {
+        log(Priority::Debug, &crate::crypto::module().describe());
+        if cfg.noverify {
+            log(Priority::Err, crate::crypto::NOVERIFY_IN_FIPS);
+            return Err(crate::crypto::NOVERIFY_IN_FIPS.into());
+        }
+    }
     let provider = crate::crypto::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -56,6 +63,7 @@ pub fn client_config(cfg: &Config) -> Result<Arc<ClientConfig>, String> {
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
+    crate::crypto::fips_check(&config).inspect_err(|e| log(Priority::Err, e))?;
     Ok(Arc::new(config))
 }
 
