@@ -250,3 +250,84 @@ fn fips_build_refuses_noverify() {
     let (out, err) = text(&o);
     assert!(out.contains("RAN-default"), "{out}\n{err}");
 }
+
+/// The FIPS module in a host that loads and unloads it 1,100 times (as
+/// `pam_module::host_loads_and_unloads_the_module_1100_times` for the default build): logins
+/// from the main thread and from threads that exit before and after the unload; no crash, no
+/// abort, descriptors and threads flat, RSS bounded by AWS-LC's one page a load.
+#[test]
+#[ignore = "needs root and the FIPS build (make fips-test)"]
+fn fips_module_survives_1100_loads_and_unloads() {
+    duo_tests::require_root();
+    let mock = Mock::start(&[]);
+    let user = TempUser::create("duofu", "preauth-allow");
+    let conf = mock_conf(&mock, "fips-unload.conf", "send_gecos = yes");
+    let copy = mock.dir.join("libpam_duo-fips-unloadable.so");
+    assert!(duo_tests::copy_without_nodelete(
+        &fips_built("libpam_duo.so"),
+        &copy
+    ));
+    let confdir = mock.dir.join("pam.d");
+    std::fs::create_dir_all(&confdir).expect("mkdir");
+    std::fs::write(
+        confdir.join("duo-fips-unload"),
+        format!("auth required {} conf={}\n", copy.display(), conf.display()),
+    )
+    .expect("write service");
+    let started = std::time::Instant::now();
+    let o = Command::new("timeout")
+        .arg("150")
+        .arg(duo_tests::built("pamclient"))
+        .arg("--confdir")
+        .arg(&confdir)
+        .args(["--service", "duo-fips-unload", "--user", &user.name])
+        .args(["--cycles", "1100", "--threads", "--stats"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("pamclient");
+    let (out, err) = text(&o);
+    assert_eq!(
+        duo_tests::pam_result(out.as_bytes()),
+        Some(PAM_SUCCESS),
+        "{out}\n{err}"
+    );
+    assert!(!out.contains("CHANGED"), "{out}");
+    let stat = |tag: &str, key: &str| -> u64 {
+        out.lines()
+            .find(|l| l.starts_with(&format!("STATS {tag} ")))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
+    };
+    assert_eq!(
+        stat("start", "fds"),
+        stat("end", "fds"),
+        "file descriptors leaked"
+    );
+    assert_eq!(
+        stat("start", "threads"),
+        stat("end", "threads"),
+        "threads left behind"
+    );
+    assert_eq!(stat("end", "duo_maps"), 0, "the module is still mapped");
+    let growth = stat("end", "rss_kb").saturating_sub(stat("warm", "rss_kb"));
+    assert!(
+        growth < 1050 * 4 + 1024,
+        "RSS grew by {growth} KiB over 1,050 cycles"
+    );
+    let pre = mock
+        .requests()
+        .iter()
+        .filter(|r| r["path"] == "/auth/v2/preauth" && r["sig_ok"] == true)
+        .count();
+    assert_eq!(pre, 1100);
+    eprintln!(
+        "FIPS: 1,100 load/unload cycles in {:.1} s; RSS {} -> {} KiB",
+        started.elapsed().as_secs_f64(),
+        stat("warm", "rss_kb"),
+        stat("end", "rss_kb")
+    );
+}
