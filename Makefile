@@ -9,8 +9,16 @@ FUZZ_SECONDS ?= 180
 FUZZ_SMOKE_SECONDS ?= 3
 
 TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
-           install deb rpm clean fuzz fuzz-smoke
+           install deb rpm clean fuzz fuzz-smoke fips fips-test deb-fips
 FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
+# `make bench` compares this build with the release build of BENCH_BASE (the last commit on
+# ring, before AWS-LC: issue 22), built from `git archive` in its own target directory.
+BENCH_BASE ?= 3316450
+# The FIPS build (AWS-LC's FIPS module, docs/BEHAVIOUR.md §0a D16) has its own target directory,
+# kept between runs like target/ itself: the first build takes minutes (cmake and Go).
+FIPS_DIR = target/fips
+FIPS_FEATURES = --features pam_duo/fips,login_duo/fips,duo-check/fips -p pam_duo -p login_duo -p duo-check
+BASE_DIR = target/bench-base-$(BENCH_BASE)
 .PHONY: $(TARGETS)
 
 # The first target, so that a bare `make` lists the others. Keep one line per target of
@@ -24,17 +32,20 @@ help:
 	@echo "make demo            a login_duo login against the bundled mock Duo service (no root, no network)"
 	@echo "make deps            install the Debian packages the tests need, if any is missing (root)"
 	@echo "make check           every test: deps, lint, unit and end-to-end tests, fuzz smoke, package tests (root)"
-	@echo "make test            unit and end-to-end tests (as a user, the root-only ones are listed as ignored)"
+	@echo "make test            unit and end-to-end tests (as a user, the root-only ones are listed as ignored; no FIPS tests)"
 	@echo "make unit            unit tests only (no root needed)"
 	@echo "make e2e             end-to-end tests only: libpam, sudo, sshd, setuid, fault matrix (root)"
 	@echo "make packaging-test  build, inspect, install and purge the .deb; inspect the .rpm; glibc 2.17 floor (root)"
 	@echo "make lint            rustfmt check, clippy with warnings denied, this help list complete"
-	@echo "make bench           CPU, memory and latency of a login against the mock service, native and floor build"
+	@echo "make bench           CPU, memory and latency of a login against the mock service: native, floor and BENCH_BASE build"
 	@echo "make fuzz            every fuzz target for FUZZ_SECONDS (default $(FUZZ_SECONDS)) or 10 million runs each"
 	@echo "make fuzz-smoke      every fuzz target on its committed seeds, then $(FUZZ_SMOKE_SECONDS) s of fuzzing each"
 	@echo "make install         install into DESTDIR/PREFIX (PREFIX=$(PREFIX))"
 	@echo "make deb             build the Debian package (glibc 2.17 build) into dist/"
 	@echo "make rpm             build the RPM package (glibc 2.17 build) into dist/"
+	@echo "make fips            release build of the three binaries with AWS-LC's FIPS module ($(FIPS_DIR)/release; needs cmake, Go)"
+	@echo "make deb-fips        the Debian package from the FIPS build (glibc 2.17) into dist/fips/"
+	@echo "make fips-test       debug FIPS build ($(FIPS_DIR)/debug) and its end-to-end tests against the mock (root)"
 	@echo "make clean           remove target/ and dist/"
 
 all: release
@@ -75,17 +86,19 @@ check:
 	-bash tests/sshd-roots.sh
 	$(MAKE) lint
 	$(MAKE) build
+	$(CARGO) build --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
 	$(CARGO) test --workspace --no-fail-fast -- --include-ignored --skip installed_
 	$(MAKE) fuzz-smoke
 	$(MAKE) packaging-test
 
 test: build
-	$(CARGO) test --workspace --no-fail-fast -- $(if $(filter 0,$(shell id -u)),--include-ignored --skip installed_)
+	$(CARGO) test --workspace --no-fail-fast -- $(if $(filter 0,$(shell id -u)),--include-ignored --skip installed_ --skip fips_)
 
 unit:
 	$(CARGO) test --workspace --lib --bins --no-fail-fast
 
 e2e: build
+	$(CARGO) build --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
 	$(CARGO) test -p duo-tests --test '*' --no-fail-fast -- --include-ignored --skip installed_
 
 # Every fuzz target (fuzz/, cargo-fuzz + libFuzzer) for FUZZ_SECONDS each, growing the
@@ -109,9 +122,13 @@ lint:
 packaging-test: release
 	if [ -f tests/packaging/test-packages.sh ]; then bash tests/packaging/test-packages.sh; else echo "package tests not written yet"; fi
 
-# Measures today's native build and, alternating with it, the glibc 2.17 build the packages ship.
+# Measures today's native build and, alternating with it, the glibc 2.17 build the packages ship
+# and the release build of BENCH_BASE (says whether this build's login costs 10 % more CPU or RSS).
 bench: release floor
-	$(CARGO) run --release -q -p duo-tests --bin bench -- --compare $(CURDIR)/$(FLOOR_DIR) --label "glibc 2.17 build"
+	@[ -f $(BASE_DIR)/src/Cargo.toml ] || { mkdir -p $(BASE_DIR)/src && git archive $(BENCH_BASE) | tar -x -C $(BASE_DIR)/src; }
+	$(CARGO) build --release -q --manifest-path $(BASE_DIR)/src/Cargo.toml --target-dir $(CURDIR)/$(BASE_DIR)/target -p pam_duo -p login_duo -p duo-check
+	$(CARGO) run --release -q -p duo-tests --bin bench -- --compare $(CURDIR)/$(FLOOR_DIR) --label "glibc 2.17 build" \
+	    --baseline $(CURDIR)/$(BASE_DIR)/target/release --label "$(BENCH_BASE) (ring)"
 
 install: release
 	bash packaging/install.sh "$(DESTDIR)" "$(PREFIX)"
@@ -122,6 +139,16 @@ deb:
 
 rpm:
 	bash packaging/build-rpm.sh
+
+deb-fips:
+	DUO_FIPS=1 bash packaging/build-deb.sh
+
+fips:
+	$(CARGO) build --release --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
+
+fips-test: build
+	$(CARGO) build --target-dir $(FIPS_DIR) $(FIPS_FEATURES)
+	$(CARGO) test -p duo-tests --test fips --no-fail-fast -- --include-ignored
 
 clean:
 	$(CARGO) clean

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build dist/duo-unix-rs_<version>_amd64.deb with dpkg-deb from the glibc 2.17 build
-# (packaging/build-floor.sh).
+# (packaging/build-floor.sh). With DUO_FIPS=1: the same package from the FIPS build
+# (build-floor.sh --fips), as dist/fips/duo-unix-rs_<version>_amd64.deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(bash packaging/build-floor.sh)
+bin=$(bash packaging/build-floor.sh ${DUO_FIPS:+--fips})
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -37,7 +38,8 @@ for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$stage
 (cd "$stage" && find . \( -path ./DEBIAN -o -path ./etc \) -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) \
     > "$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/md5sums"
-mkdir -p dist
-out="dist/duo-unix-rs_${version}_amd64.deb"
+dist=dist${DUO_FIPS:+/fips}
+mkdir -p "$dist"
+out="$dist/duo-unix-rs_${version}_amd64.deb"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$out" >/dev/null
 echo "$out"

@@ -17,6 +17,11 @@
 #
 # Prints the directory holding the three binaries (target/x86_64-unknown-linux-gnu/release, or
 # under $CARGO_TARGET_DIR).
+#
+# `build-floor.sh --fips`: the same for the FIPS build (cargo feature fips, AWS-LC's FIPS
+# module; needs cmake and Go) into target/fips/x86_64-unknown-linux-gnu/release. Its cmake
+# build goes through packaging/zig-shim/zig, which works around `zig cc -S` writing nothing
+# when a dependency file is asked for too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZIGLANG_VERSION=0.15.2
@@ -41,10 +46,19 @@ if ! tools_ok; then
 fi
 
 target=${CARGO_TARGET_DIR:-target}
+fips=()
+shim_path=
+if [ "${1:-}" = --fips ]; then
+    target=$target/fips
+    fips=(--features pam_duo/fips,login_duo/fips,duo-check/fips)
+    shim_path=$PWD/packaging/zig-shim:
+fi
 
-# cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's.
-PATH=$venv/bin:$PATH "$venv/bin/cargo-zigbuild" zigbuild --quiet --release \
-    --target "x86_64-unknown-linux-gnu.$FLOOR" -p pam_duo -p login_duo -p duo-check >&2
+# cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's
+# (for --fips, through the shim, which runs the venv's).
+PATH=$shim_path$venv/bin:$PATH DUO_ZIG_PYTHON=$venv/bin/python3 \
+    "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target-dir "$target" \
+    --target "x86_64-unknown-linux-gnu.$FLOOR" -p pam_duo -p login_duo -p duo-check "${fips[@]}" >&2
 out=$target/x86_64-unknown-linux-gnu/release
 for f in libpam_duo.so login_duo duo-check; do
     [ -f "$out/$f" ] || { echo "build-floor: $out/$f was not built" >&2; exit 1; }

@@ -13,6 +13,8 @@ PACKAGES=(
     # package tests: an older Debian userland for the glibc 2.17 floor (tests/packaging/test-floor.sh)
     debootstrap
     make
+    # the FIPS build: AWS-LC's FIPS module is built with cmake and Go (make fips, make check)
+    cmake golang-go
 )
 
 missing=()

@@ -91,6 +91,14 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
                 return Ok(None);
             }
             "--version" | "-V" => {
+                if duo::crypto::FIPS_BUILD {
+                    println!(
+                        "duo-check {} ({})",
+                        duo::VERSION,
+                        duo::crypto::module().describe()
+                    );
+                    return Ok(None);
+                }
                 println!("duo-check {}", duo::VERSION);
                 return Ok(None);
             }

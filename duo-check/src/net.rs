@@ -422,7 +422,7 @@ fn record_chain(
     let Ok((sock, _)) = open(host, port, proxy, deadline) else {
         return Vec::new();
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = duo::crypto::provider();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let Ok(builder) = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

@@ -176,10 +176,21 @@ impl Report {
                 })
             })
             .collect();
+        let m = duo::crypto::module();
         json!({
             "version": duo::VERSION,
             "status": worst.word(),
             "exit": worst.exit_code(),
+            "crypto": {
+                "module": m.version,
+                "build": if m.fips_build { "fips" } else { "default" },
+                "fips_mode": m.fips_mode.is_ok(),
+                "self_test": match duo::crypto::self_test() {
+                    Ok(()) => "passed".to_string(),
+                    Err(e) => e,
+                },
+                "summary": m.describe(),
+            },
             "checks": checks,
         })
     }

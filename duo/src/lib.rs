@@ -17,6 +17,7 @@
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod crypto;
 pub mod flow;
 // Entry points for the fuzz targets (`fuzz/`), never in a shipped build (compiled for the
 // unit tests too, which check its properties).

@@ -76,6 +76,15 @@ fn run(started: Instant) -> Result<(), Exit1> {
     let a = args::parse("login_duo", argv.get(1..).unwrap_or(&[]))
         .map_err(|e| Exit1(format!("{e}\n{}", args::USAGE)))?;
     if a.version {
+        // The FIPS build names its cryptographic module and mode; the default build prints
+        // exactly what the C version prints.
+        if duo::crypto::FIPS_BUILD {
+            return Err(Exit1(format!(
+                "login_duo {} ({})",
+                duo::VERSION,
+                duo::crypto::module().describe()
+            )));
+        }
         return Err(Exit1(format!("login_duo {}", duo::VERSION)));
     }
     duo::log::set_debug(a.debug);

@@ -3,8 +3,10 @@
 //! Only `pam_sm_authenticate` does work; it is a pure second factor and never reads or sets
 //! the password. A panic inside it is caught and denies the login (PAM_SERVICE_ERR).
 //!
-//! Its only `unsafe` code is the `pam_get_data` call in `sys`: the C entry points come from the
-//! `pam::pam_hooks!` macro of pam-bindings, and the C library calls from `duo::sys`.
+//! Its only `unsafe` code is in `sys`: the `pam_get_data` call and AWS-LC's thread-local
+//! clean-up (every entry point clears the calling thread's AWS-LC state before it returns, and
+//! the key is deleted at unload). The C entry points come from the `pam::pam_hooks!` macro of
+//! pam-bindings, and the C library calls from `duo::sys`.
 
 #![deny(unsafe_code)]
 
@@ -36,29 +38,38 @@ pam::pam_hooks!(PamDuo);
 impl PamHooks for PamDuo {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         duo::log::quiet_panics();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, &args)))
-            .unwrap_or(PamResultCode::PAM_SERVICE_ERR)
+        let code =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, &args)))
+                .unwrap_or(PamResultCode::PAM_SERVICE_ERR);
+        returning(code)
     }
 
     fn sm_setcred(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
-        PamResultCode::PAM_SUCCESS
+        returning(PamResultCode::PAM_SUCCESS)
     }
 
     fn acct_mgmt(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
-        PamResultCode::PAM_SUCCESS
+        returning(PamResultCode::PAM_SUCCESS)
     }
 
     fn sm_open_session(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
-        PamResultCode::PAM_SUCCESS
+        returning(PamResultCode::PAM_SUCCESS)
     }
 
     fn sm_close_session(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
-        PamResultCode::PAM_SUCCESS
+        returning(PamResultCode::PAM_SUCCESS)
     }
 
     fn sm_chauthtok(_: &mut PamHandle, _: Vec<&CStr>, _: PamFlag) -> PamResultCode {
-        PamResultCode::PAM_SERVICE_ERR
+        returning(PamResultCode::PAM_SERVICE_ERR)
     }
+}
+
+/// What every entry point does last: clear the calling thread's AWS-LC state, so that the
+/// host thread may outlive the module (issue 22).
+fn returning(code: PamResultCode) -> PamResultCode {
+    sys::crypto_thread_clear();
+    code
 }
 
 /// Module arguments: `conf=<path>` (last wins) and `debug`. Anything else is an error.

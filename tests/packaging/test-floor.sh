@@ -201,11 +201,11 @@ sys.exit(0 if seen == need and not bad else 1)
 ' "$2"
 }
 
-# floor_chroot_tests DEB: the run in the older userland.
+# floor_chroot_tests DEB [TAG]: the run in the older userland (TAG names the build in the checks).
 floor_chroot_tests() {
-    local deb=$1 root=$work/floor-root mock_pid= port= i f
+    local deb=$1 tag=${2:-} root=$work/floor-root mock_pid= port= i f
     if ! command -v unshare >/dev/null || ! command -v chroot >/dev/null; then
-        bad "$FLOOR_SUITE chroot: unshare and chroot are needed (util-linux, coreutils)"
+        bad "$FLOOR_SUITE$tag chroot: unshare and chroot are needed (util-linux, coreutils)"
         return
     fi
     local start=$(date +%s)
@@ -251,28 +251,28 @@ floor_chroot_tests() {
 
     local libc
     libc=$(sed -n 's/^glibc //p' "$root/tmp/floor-libc" 2>/dev/null)
-    check "$FLOOR_SUITE chroot runs glibc ${libc:-?}, older than the 2.34 of today's native build (here: $(getconf GNU_LIBC_VERSION))" \
+    check "$FLOOR_SUITE$tag chroot runs glibc ${libc:-?}, older than the 2.34 of today's native build (here: $(getconf GNU_LIBC_VERSION))" \
         version_le "$libc" 2.33
     if [ -e "$root/tmp/native-login_duo" ]; then
-        check "$FLOOR_SUITE: today's native build (target/release/login_duo) does not start there" \
+        check "$FLOOR_SUITE$tag: today's native build (target/release/login_duo) does not start there" \
             sh -c "[ \"\$(cat '$root/tmp/floor-native.rc')\" != 0 ] && grep -q 'GLIBC_2\.3[4-9]. not found' '$root/tmp/floor-native.out'"
         sed 's/^/    /' "$root/tmp/floor-native.out" | head -3
     fi
-    check "$FLOOR_SUITE: dpkg -i installs the .deb (its Depends are met by $FLOOR_SUITE)" \
+    check "$FLOOR_SUITE$tag: dpkg -i installs the .deb (its Depends are met by $FLOOR_SUITE)" \
         grep -qx 0 "$root/tmp/floor-dpkg.rc"
     [ "$(cat "$root/tmp/floor-dpkg.rc" 2>/dev/null)" = 0 ] || sed 's/^/    /' "$root/tmp/floor-dpkg.log"
-    check "$FLOOR_SUITE: /usr/sbin/login_duo installed setuid root, pam_duo.so where libpam finds it" \
+    check "$FLOOR_SUITE$tag: /usr/sbin/login_duo installed setuid root, pam_duo.so where libpam finds it" \
         sh -c "grep -qx '4755 root' '$root/tmp/floor-mode' && [ -f '$root/lib/x86_64-linux-gnu/security/pam_duo.so' ] \
             && [ ! -L '$root/lib' ]"
-    check "$FLOOR_SUITE: the packaged login_duo, setuid, run by a user, approves by push and runs the command" \
+    check "$FLOOR_SUITE$tag: the packaged login_duo, setuid, run by a user, approves by push and runs the command" \
         sh -c "grep -qx 0 '$root/tmp/floor-login-alice.rc' && grep -qx FLOOR-RAN-alice '$root/tmp/floor-login-alice.out'"
-    check "$FLOOR_SUITE: the packaged login_duo denies a user whose push is denied (command not run)" \
+    check "$FLOOR_SUITE$tag: the packaged login_duo denies a user whose push is denied (command not run)" \
         sh -c "! grep -qx 0 '$root/tmp/floor-login-pushdeny.rc' && ! grep -q FLOOR-RAN '$root/tmp/floor-login-pushdeny.out'"
-    check "$FLOOR_SUITE: pamtester with the packaged pam_duo.so authenticates a user whose push is approved" \
+    check "$FLOOR_SUITE$tag: pamtester with the packaged pam_duo.so authenticates a user whose push is approved" \
         sh -c "grep -qx 0 '$root/tmp/floor-pam-alice.rc' && grep -q 'successfully authenticated' '$root/tmp/floor-pam-alice.out'"
-    check "$FLOOR_SUITE: pamtester with the packaged pam_duo.so refuses a user whose push is denied" \
+    check "$FLOOR_SUITE$tag: pamtester with the packaged pam_duo.so refuses a user whose push is denied" \
         sh -c "! grep -qx 0 '$root/tmp/floor-pam-pushdeny.rc' && ! grep -q 'successfully authenticated' '$root/tmp/floor-pam-pushdeny.out'"
-    check "$FLOOR_SUITE: the packaged duo-check runs and its network, TLS and key checks pass against the mock" \
+    check "$FLOOR_SUITE$tag: the packaged duo-check runs and its network, TLS and key checks pass against the mock" \
         floor_doctor_ok "$root/tmp/floor-check.rc" "$root/tmp/floor-check.out"
     for f in login-alice login-pushdeny pam-alice pam-pushdeny; do
         echo "    $f (exit $(cat "$root/tmp/floor-$f.rc" 2>/dev/null)):"
@@ -280,7 +280,7 @@ floor_chroot_tests() {
     done
     # Both binaries talked to the mock from inside the chroot, with valid signatures, for both
     # users: the denials came from Duo's answer, not from an earlier failure.
-    check "$FLOOR_SUITE: mockduo saw signed /auth requests from both frontends for both users" \
+    check "$FLOOR_SUITE$tag: mockduo saw signed /auth requests from both frontends for both users" \
         floor_auth_requests "$work/floor-mock/requests.jsonl"
     if [ -s "$work/floor-inside.log" ]; then sed 's/^/    inside: /' "$work/floor-inside.log" | head -20; fi
     [ -n "${FLOOR_KEEP:-}" ] || rm -rf "$root"
@@ -302,6 +302,18 @@ floor_tests() {
             version_gt "$v" "$FLOOR_GLIBC"
     fi
     floor_chroot_tests "$deb"
+}
+
+# floor_fips_tests DEB: the FIPS build's package (make deb-fips): the same reading checks of
+# its three binaries and the same logins in the older userland.
+floor_fips_tests() {
+    local deb=$1 d=$work/floor-fips-deb
+    mkdir -p "$d"
+    dpkg-deb -x "$deb" "$d"
+    floor_binary_checks "FIPS deb" "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check"
+    check "FIPS deb: login_duo -v names AWS-LC's FIPS module in FIPS mode" \
+        sh -c "'$d/usr/sbin/login_duo' -v 2>&1 | grep -q 'AWS-LC FIPS .*(FIPS build, FIPS mode)'"
+    floor_chroot_tests "$deb" " (FIPS build)"
 }
 
 # Run alone: bash tests/packaging/test-floor.sh DEB RPM

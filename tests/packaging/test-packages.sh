@@ -8,6 +8,7 @@
 #   both: the glibc 2.17 floor (tests/packaging/test-floor.sh): symbol versions, libraries and
 #         hardening of both binaries in both packages, and a login through each frontend in a
 #         debootstrapped older Debian;
+#   FIPS: the FIPS build's .deb (make deb-fips): the same floor checks and chroot logins;
 #   make install DESTDIR=... PREFIX=...; the SELinux policy compiles.
 # Prints one line per check and then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -249,6 +250,15 @@ check "rpm: owns only its own directories (/etc/duo, its doc and SELinux source 
 
 # ---------------------------------------------------------------- glibc floor (both packages)
 floor_tests "$deb" "$rpmfile"
+
+# ---------------------------------------------------------------- the FIPS build's package
+fipsdeb=$(DUO_FIPS=1 bash packaging/build-deb.sh) || fipsdeb=
+if [ -n "$fipsdeb" ]; then
+    ok "make deb-fips builds $fipsdeb"
+    floor_fips_tests "$fipsdeb"
+else
+    bad "make deb-fips builds the FIPS package"
+fi
 
 # ---------------------------------------------------------------- make install
 dest=$work/dest

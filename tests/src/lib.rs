@@ -577,3 +577,39 @@ impl Drop for PrivateEtc {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A copy of `so` at `dest` without the NODELETE flag, so that libpam's `dlclose` really unmaps
+/// it. Returns false if the file has no such flag to clear.
+pub fn copy_without_nodelete(so: &std::path::Path, dest: &std::path::Path) -> bool {
+    const DT_FLAGS_1: u64 = 0x6fff_fffb;
+    const DF_1_NODELETE: u64 = 0x8;
+    let mut b = std::fs::read(so).expect("read module");
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    assert_eq!(&b[..5], b"\x7fELF\x02", "a 64-bit ELF file");
+    let (shoff, shentsize, shnum) = (
+        u64_at(&b, 0x28) as usize,
+        u16_at(&b, 0x3a),
+        u16_at(&b, 0x3c),
+    );
+    let mut cleared = false;
+    for i in 0..shnum {
+        let sh = shoff + i * shentsize;
+        if u32::from_le_bytes(b[sh + 4..sh + 8].try_into().expect("4 bytes")) != 6 {
+            continue; // not SHT_DYNAMIC
+        }
+        let (off, size) = (
+            u64_at(&b, sh + 0x18) as usize,
+            u64_at(&b, sh + 0x20) as usize,
+        );
+        for e in (off..off + size).step_by(16) {
+            if u64_at(&b, e) == DT_FLAGS_1 && u64_at(&b, e + 8) & DF_1_NODELETE != 0 {
+                let v = u64_at(&b, e + 8) & !DF_1_NODELETE;
+                b[e + 8..e + 16].copy_from_slice(&v.to_le_bytes());
+                cleared = true;
+            }
+        }
+    }
+    std::fs::write(dest, &b).expect("write copy");
+    cleared
+}

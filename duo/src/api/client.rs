@@ -415,9 +415,8 @@ fn retry_after(resp: &Response) -> Option<u64> {
 
 /// A random pause of 0–1 s.
 fn jitter() -> Duration {
-    use ring::rand::SecureRandom;
     let mut b = [0u8; 2];
-    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    let _ = crate::crypto::fill_random(&mut b);
     Duration::from_millis(u64::from(u16::from_le_bytes(b)) % 1000)
 }
 
@@ -529,7 +528,7 @@ mod tests {
             let srv = CertificateParams::new(vec!["127.0.0.1".into()]).expect("params");
             let srv_key = KeyPair::generate().expect("key");
             let srv_cert = srv.signed_by(&srv_key, &ca_cert, &ca_key).expect("cert");
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let provider = crate::crypto::provider();
             let config = ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .expect("versions")

@@ -1,4 +1,4 @@
-//! The Duo Auth API over the network: signed requests (`sign`, `hmac512`), the HTTPS client with
+//! The Duo Auth API over the network: signed requests (`sign`), the HTTPS client with
 //! pinned roots (`tls`, `http`, `response`, `proxy`), time budgets for every wait (`deadline`),
 //! dates (`timefmt`) and where the time of a login went (`phases`).
 //!
@@ -7,7 +7,6 @@
 pub(crate) mod client;
 pub(crate) mod deadline;
 pub(crate) mod evidence;
-pub(crate) mod hmac512;
 pub(crate) mod http;
 pub(crate) mod localhop;
 pub mod phases;

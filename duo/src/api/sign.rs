@@ -73,7 +73,7 @@ pub(crate) fn signature(
     params: &str,
 ) -> String {
     let request = canonical_request(date, method, host, path, params);
-    crate::api::hmac512::hmac_sha512(skey.as_bytes(), request.as_bytes())
+    crate::crypto::hmac_sha512(skey.as_bytes(), request.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

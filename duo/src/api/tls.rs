@@ -1,6 +1,6 @@
 //! TLS client configuration: the 15 pinned roots of docs/BEHAVIOUR.md Appendix A, or only `cafile`, or
-//! `noverify` (docs/BEHAVIOUR.md §2.1, §0a D2/D3). TLS 1.2 minimum, ring provider, no system roots and no
-//! environment variables.
+//! `noverify` (docs/BEHAVIOUR.md §2.1, §0a D2/D3). TLS 1.2 minimum, the aws-lc-rs provider
+//! (`crate::crypto`), no system roots and no environment variables.
 
 use std::sync::Arc;
 
@@ -32,7 +32,14 @@ pub fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// Build the TLS client configuration for `cfg`.
 pub fn client_config(cfg: &Config) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    if crate::crypto::FIPS_BUILD {
+        log(Priority::Debug, &crate::crypto::module().describe());
+        if cfg.noverify {
+            log(Priority::Err, crate::crypto::NOVERIFY_IN_FIPS);
+            return Err(crate::crypto::NOVERIFY_IN_FIPS.into());
+        }
+    }
+    let provider = crate::crypto::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?;
@@ -56,6 +63,7 @@ pub fn client_config(cfg: &Config) -> Result<Arc<ClientConfig>, String> {
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
+    crate::crypto::fips_check(&config).inspect_err(|e| log(Priority::Err, e))?;
     Ok(Arc::new(config))
 }
 
@@ -111,7 +119,6 @@ impl ServerCertVerifier for NoVerify {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::{Digest, Sha256};
 
     /// docs/BEHAVIOUR.md Appendix A, in order.
     const FINGERPRINTS: [&str; 15] = [
@@ -138,7 +145,7 @@ mod tests {
         let got: Vec<String> = certs
             .iter()
             .map(|c| {
-                Sha256::digest(c.as_ref())
+                crate::crypto::sha256(c.as_ref())
                     .iter()
                     .map(|b| format!("{b:02X}"))
                     .collect()

@@ -650,12 +650,11 @@ fn sub_name(uid: Uid) -> String {
 
 /// `window-<hex>`: a hash of everything that decides which service is reached and how.
 fn file_name(cfg: &Config) -> String {
-    use sha2::{Digest, Sha256};
     let failmode = match cfg.failmode {
         FailMode::Safe => "safe",
         FailMode::Secure => "secure",
     };
-    let mut h = Sha256::new();
+    let mut h = Vec::new();
     for part in [
         HEADER,
         cfg.host.as_str(),
@@ -665,10 +664,10 @@ fn file_name(cfg: &Config) -> String {
         cfg.cafile.as_deref().map_or("", |s| s.as_str()),
         if cfg.noverify { "noverify" } else { "verify" },
     ] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
+        h.extend_from_slice(part.as_bytes());
+        h.push(0u8);
     }
-    let digest = h.finalize();
+    let digest = crate::crypto::sha256(&h);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("window-{hex}")
 }

@@ -16,6 +16,11 @@
 //! `bench --compare DIR [--label TEXT]` also measures the `login_duo` and `libpam_duo.so` in DIR (`make bench`
 //! passes the glibc 2.17 build, target/x86_64-unknown-linux-gnu/release), alternating run by
 //! run with the binaries beside this program so that both see the same machine load.
+//! `--baseline DIR` does the same and says whether this build's login CPU, peak RSS and
+//! `pam_authenticate` CPU are within 10 % of DIR's (`make bench` passes the build of
+//! `BENCH_BASE`, the last commit before AWS-LC, issue 22). The login and PAM measurements run
+//! twice: against the mock's ECDSA P-256 certificate and against RSA-2048 certificates like
+//! Duo's.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,46 +103,65 @@ fn size_mib(p: &PathBuf) -> f64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0)
 }
 
-fn main() -> ExitCode {
-    let mut builds = vec![Build {
-        label: "this build".to_string(),
-        login: sibling("login_duo"),
-        module: sibling("libpam_duo.so"),
-    }];
+/// What `bench` was asked to do.
+struct Args {
+    builds: Vec<Build>,
+    /// Index in `builds` of the build the first one must not cost more than (`--baseline`).
+    baseline: Option<usize>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        builds: vec![Build {
+            label: "this build".to_string(),
+            login: sibling("login_duo"),
+            module: sibling("libpam_duo.so"),
+        }],
+        baseline: None,
+    };
     let mut args = std::env::args().skip(1);
-    let mut label = None;
-    while let Some(a) = args.next() {
-        match (a.as_str(), args.next()) {
-            ("--compare", Some(dir)) => {
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            (flag @ ("--compare" | "--baseline"), Some(dir)) => {
                 let dir = PathBuf::from(dir);
-                builds[0].label = "native".to_string();
-                builds.push(Build {
+                if flag == "--baseline" {
+                    a.baseline = Some(a.builds.len());
+                }
+                a.builds.push(Build {
                     label: dir.display().to_string(),
                     login: dir.join("login_duo"),
                     module: dir.join("libpam_duo.so"),
                 });
             }
-            ("--label", Some(l)) => label = Some(l),
-            _ => {
-                eprintln!(
-                    "usage: bench [--compare DIR-with-login_duo-and-libpam_duo.so [--label TEXT]]"
-                );
-                return ExitCode::from(2);
+            ("--label", Some(l)) if a.builds.len() > 1 => {
+                if let Some(b) = a.builds.last_mut() {
+                    b.label = l;
+                }
             }
+            _ => return Err(
+                "usage: bench [--compare DIR [--label TEXT]]... [--baseline DIR [--label TEXT]]\n\
+                     (each DIR holding login_duo and libpam_duo.so)"
+                    .into(),
+            ),
         }
     }
-    if let (Some(l), Some(b)) = (label, builds.get_mut(1)) {
-        b.label = l;
+    if a.builds.len() > 1 {
+        a.builds[0].label = "native".to_string();
     }
-    for b in &builds {
-        for f in [&b.login, &b.module] {
-            if !f.is_file() {
-                eprintln!("{} is missing", f.display());
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    let mock = Mock::start_with(&sibling("mockduo"), &[]);
+    Ok(a)
+}
+
+/// Medians of one build against one server: login_duo CPU (ms) and peak RSS (KiB), and the
+/// CPU of pam_authenticate (ms).
+struct Cost {
+    cpu: f64,
+    rss: f64,
+    pam_cpu: f64,
+}
+
+/// login_duo logins and pam_authenticate calls of every build against `mock`, alternating
+/// run by run; prints one line per build and measurement.
+fn logins(builds: &[Build], mock: &Mock, server: &str) -> Result<Vec<Cost>, String> {
     let conf = mock.dir.join("bench.conf");
     let body = format!(
         "[duo]\nikey = DIXYZV6YM8IFYVWBINCA\nskey = yWHSMhWucAcp7qvuH3HWTaSaKABs8Gaddiv1NIRo\n\
@@ -145,12 +169,9 @@ fn main() -> ExitCode {
         mock.port,
         mock.ca.display()
     );
-    if std::fs::write(&conf, body).is_err()
-        || std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).is_err()
-    {
-        eprintln!("cannot write {}", conf.display());
-        return ExitCode::FAILURE;
-    }
+    std::fs::write(&conf, body)
+        .and_then(|_| std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)))
+        .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
     // Warm-up (page cache, mock threads), then the builds in turn, run by run.
     let mut samples: Vec<[Vec<f64>; 3]> = builds.iter().map(|_| Default::default()).collect();
     for round in 0..=RUNS {
@@ -162,66 +183,133 @@ fn main() -> ExitCode {
                     s[1].push(r);
                     s[2].push(w);
                 }
-                Err(e) => {
-                    eprintln!("{}: {e}", b.login.display());
-                    return ExitCode::FAILURE;
-                }
+                Err(e) => return Err(format!("{}: {e}", b.login.display())),
             }
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    for (b, [cpu, rss, wall]) in builds.iter().zip(samples.iter_mut()) {
-        let label = if builds.len() > 1 {
+    let tag = |b: &Build| {
+        if builds.len() > 1 {
             format!(" [{}]", b.label)
         } else {
             String::new()
-        };
+        }
+    };
+    let mut costs = Vec::new();
+    for (b, [cpu, rss, wall]) in builds.iter().zip(samples.iter_mut()) {
         println!(
-            "login_duo autopush login{label}, median of {RUNS}: CPU {:.2} ms (user+sys), peak RSS {:.2} MiB, wall {:.1} ms",
+            "login_duo autopush login, {server}{}, median of {RUNS}: CPU {:.2} ms (user+sys), peak RSS {:.2} MiB, wall {:.1} ms",
+            tag(b),
             median(cpu),
             median(rss) / 1024.0,
             median(wall)
         );
+        costs.push(Cost {
+            cpu: median(cpu),
+            rss: median(rss),
+            pam_cpu: 0.0,
+        });
     }
-    println!("requests per login: ping, preauth, auth (3 HTTPS round trips on one TLS connection)");
     // pam_authenticate: two rounds per build, alternating, pooled.
     let mut pam: Vec<(Vec<f64>, Vec<f64>)> = builds.iter().map(|_| Default::default()).collect();
     for _ in 0..2 {
         for (b, (wall, cpu)) in builds.iter().zip(pam.iter_mut()) {
-            match pam_bench(&mock, &b.module) {
-                Ok((w, c)) => {
-                    wall.extend(w);
-                    cpu.extend(c);
-                }
-                Err(e) => {
-                    eprintln!("pam benchmark ({}): {e}", b.module.display());
-                    return ExitCode::FAILURE;
-                }
-            }
+            let (w, c) = pam_bench(mock, &b.module)
+                .map_err(|e| format!("pam benchmark ({}): {e}", b.module.display()))?;
+            wall.extend(w);
+            cpu.extend(c);
         }
     }
-    for (b, (wall, cpu)) in builds.iter().zip(pam.iter_mut()) {
-        let label = if builds.len() > 1 {
-            format!(" [{}]", b.label)
-        } else {
-            String::new()
-        };
+    for ((b, (wall, cpu)), cost) in builds.iter().zip(pam.iter_mut()).zip(costs.iter_mut()) {
         println!(
-            "pam_authenticate (autopush, real libpam){label}, median of {}: latency {:.1} ms, CPU {:.2} ms (user+sys)",
+            "pam_authenticate (autopush, real libpam), {server}{}, median of {}: latency {:.1} ms, CPU {:.2} ms (user+sys)",
+            tag(b),
             wall.len(),
             median(wall),
             median(cpu)
         );
+        cost.pam_cpu = median(cpu);
     }
+    Ok(costs)
+}
+
+/// Whether `new` costs at most 10 % more than `base`; prints the comparison.
+fn within_budget(server: &str, new: &Cost, base: &Cost, label: &str) -> bool {
+    let pct = |n: f64, b: f64| (n / b - 1.0) * 100.0;
+    let (cpu, rss, pam) = (
+        pct(new.cpu, base.cpu),
+        pct(new.rss, base.rss),
+        pct(new.pam_cpu, base.pam_cpu),
+    );
+    let ok = cpu <= 10.0 && rss <= 10.0 && pam <= 10.0;
+    println!(
+        "{server}: this build against {label}: login_duo CPU {cpu:+.1} %, peak RSS {rss:+.1} %, pam_authenticate CPU {pam:+.1} % ({})",
+        if ok { "within 10 %" } else { "MORE THAN 10 %" }
+    );
+    ok
+}
+
+fn main() -> ExitCode {
+    let Args { builds, baseline } = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for b in &builds {
+        for f in [&b.login, &b.module] {
+            if !f.is_file() {
+                eprintln!("{} is missing", f.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mock = Mock::start_with(&sibling("mockduo"), &[]);
+    let mut within = true;
+    for (server, args) in [
+        ("mock (ECDSA P-256 certificate)", &[][..]),
+        (
+            "mock (RSA-2048 certificates, as Duo's)",
+            &["--key", "rsa2048"][..],
+        ),
+    ] {
+        let rsa_mock;
+        let m = if args.is_empty() {
+            &mock
+        } else {
+            rsa_mock = Mock::start_with(&sibling("mockduo"), args);
+            &rsa_mock
+        };
+        let costs = match logins(&builds, m, server) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(i) = baseline {
+            within &= within_budget(server, &costs[0], &costs[i], &builds[i].label);
+        }
+    }
+    println!("requests per login: ping, preauth, auth (3 HTTPS round trips on one TLS connection)");
     if builds.len() > 1 {
         for b in &builds {
             println!(
-                "file sizes [{}]: login_duo {:.2} MiB, libpam_duo.so {:.2} MiB",
+                "file sizes [{}]: login_duo {:.2} MiB, libpam_duo.so {:.2} MiB, duo-check {:.2} MiB",
                 b.label,
                 size_mib(&b.login),
-                size_mib(&b.module)
+                size_mib(&b.module),
+                size_mib(&b.login.with_file_name("duo-check"))
             );
         }
+    }
+    if !within {
+        // Reported, not fatal: the measurements below still run (docs/BEHAVIOUR.md §0a D16
+        // records what the AWS-LC build costs).
+        eprintln!(
+            "bench: this build costs more than 10 % over the baseline in at least one measurement"
+        );
     }
     match faults::run(&builds[0].login, &mock) {
         Ok(lines) => println!("{lines}"),

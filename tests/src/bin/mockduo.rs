@@ -111,6 +111,17 @@ enum CertKind {
     SelfSigned,
 }
 
+/// The TLS of the server, beyond the certificate (`--key`, `--only`).
+#[derive(Clone, Copy, PartialEq, Default)]
+struct TlsShape {
+    /// RSA-2048 keys for a new CA and the server, as Duo's own certificates; else ECDSA P-256.
+    rsa: bool,
+    /// Offer only X25519 key exchange (no group a FIPS client may use).
+    only_x25519: bool,
+    /// Offer only ChaCha20-Poly1305 suites (no suite a FIPS client may use).
+    only_chacha20: bool,
+}
+
 /// What `mockduo --help` prints.
 const USAGE: &str = "\
 mockduo: a mock Duo Auth API service (for tests, the demo, and trying Duo Unix without a Duo
@@ -125,6 +136,8 @@ Usage: mockduo --dir DIR [options]
   --record FILE        append one JSON line per request
   --exit-on-stdin-eof  stop when stdin closes
   --cert KIND          expired | expiring | self-signed server certificate
+  --key KIND           p256 (default) | rsa2048: the server's key (and a new CA's)
+  --only WHAT          x25519 | chacha20: offer only that key exchange or those suites
   --silent             complete TLS handshakes, never answer
   --clock-offset SECS  run the mock's clock ahead (or behind, negative)
   --scenario NAME      answer every request as if the user were NAME
@@ -156,6 +169,7 @@ fn main() {
     let mut record = None;
     let mut exit_on_eof = false;
     let mut cert = CertKind::Normal;
+    let mut shape = TlsShape::default();
     let mut silent = false;
     let mut clock_offset = None;
     let mut scenario = None;
@@ -198,6 +212,22 @@ fn main() {
                     }
                 }
             }
+            "--key" => match args.next().as_deref() {
+                Some("p256") => shape.rsa = false,
+                Some("rsa2048") => shape.rsa = true,
+                other => {
+                    eprintln!("mockduo: --key p256|rsa2048, not {other:?}");
+                    std::process::exit(2);
+                }
+            },
+            "--only" => match args.next().as_deref() {
+                Some("x25519") => shape.only_x25519 = true,
+                Some("chacha20") => shape.only_chacha20 = true,
+                other => {
+                    eprintln!("mockduo: --only x25519|chacha20, not {other:?}");
+                    std::process::exit(2);
+                }
+            },
             "--cert" => {
                 cert = match args.next().as_deref() {
                     Some("expired") => CertKind::Expired,
@@ -219,7 +249,7 @@ fn main() {
         eprintln!("mockduo: --dir is required");
         std::process::exit(2);
     };
-    let config = match tls_config(std::path::Path::new(&dir), cert) {
+    let config = match tls_config(std::path::Path::new(&dir), cert, shape) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mockduo: {e}");
@@ -266,9 +296,20 @@ fn main() {
     }
 }
 
-fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>, String> {
+fn tls_config(
+    dir: &std::path::Path,
+    kind: CertKind,
+    shape: TlsShape,
+) -> Result<Arc<ServerConfig>, String> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     let e = |e: rcgen::Error| e.to_string();
+    let new_key = || {
+        if shape.rsa {
+            KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        } else {
+            KeyPair::generate()
+        }
+    };
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.distinguished_name
@@ -283,7 +324,7 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
     let reused = saved.is_some();
     let ca_key = match saved {
         Some(k) => k,
-        None => KeyPair::generate().map_err(e)?,
+        None => new_key().map_err(e)?,
     };
     let ca_cert = ca.self_signed(&ca_key).map_err(e)?;
     let mut srv =
@@ -298,7 +339,7 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
         let (y, m, d) = civil_from_days(now() as i64 / 86_400 + 10);
         srv.not_after = rcgen::date_time_ymd(y as i32, m as u8, d as u8);
     }
-    let srv_key = KeyPair::generate().map_err(e)?;
+    let srv_key = new_key().map_err(e)?;
     let srv_cert = if kind == CertKind::SelfSigned {
         srv.self_signed(&srv_key).map_err(e)?
     } else {
@@ -317,7 +358,19 @@ fn tls_config(dir: &std::path::Path, kind: CertKind) -> Result<Arc<ServerConfig>
         f.write_all(ca_key.serialize_pem().as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if shape.only_x25519 {
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    }
+    if shape.only_chacha20 {
+        use rustls::crypto::aws_lc_rs::cipher_suite as cs;
+        provider.cipher_suites = vec![
+            cs::TLS13_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ];
+    }
+    let provider = Arc::new(provider);
     let cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?

@@ -1,13 +1,17 @@
 //! A small PAM application on the real libpam, for tests.
 //!
 //! `pamclient --confdir DIR --service NAME --user USER [--rhost HOST] [--answer TEXT]...
-//!            [--cycles N] [--stats]`
+//!            [--cycles N] [--stats] [--threads]`
 //!
 //! Runs `pam_start_confdir` / `pam_authenticate` / `pam_end` (N times), answering echo-on
 //! prompts from the `--answer` list in order (none left: a conversation error), and prints
 //! `PROMPT <text>`, `INFO <text>`, `ERROR <text>` for each message and `RESULT <code> <text>`
 //! per cycle. `--stats` prints open fds, threads and VmRSS before and after the cycles;
-//! `--timing` prints the wall and CPU time of each `pam_authenticate`.
+//! `--timing` prints the wall and CPU time of each `pam_authenticate`. `--threads` runs cycle
+//! `i` in one of three ways, by `i % 3`: all on the main thread; `pam_authenticate` on a new
+//! thread that exits before `pam_end` (before libpam unloads the module); or the whole cycle
+//! on a new thread that exits after `pam_end` has unloaded it. The stats also count the
+//! mappings of a file whose name contains `pam_duo` (0 once the module is really unloaded).
 
 use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
@@ -134,13 +138,32 @@ fn stats(tag: &str) {
             .unwrap_or("0")
             .to_string()
     };
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let duo_maps = maps.lines().filter(|l| l.contains("pam_duo")).count();
     println!(
-        "STATS {tag} fds={fds} threads={} rss_kb={} sigign={} sigcgt={}",
+        "STATS {tag} fds={fds} threads={} rss_kb={} sigign={} sigcgt={} duo_maps={duo_maps}",
         get("Threads:"),
         get("VmRSS:"),
         get("SigIgn:"),
         get("SigCgt:")
     );
+}
+
+/// A PAM handle passed to another thread (libpam handles are not tied to a thread).
+#[derive(Clone, Copy)]
+struct Handle(*mut c_void);
+// SAFETY: the handle is used by one thread at a time (the other waits in `join`).
+unsafe impl Send for Handle {}
+
+/// Which thread runs which part of a cycle (`--threads`).
+#[derive(Clone, Copy, PartialEq)]
+enum Where {
+    /// Everything on the main thread.
+    Main,
+    /// `pam_authenticate` on a thread that exits before `pam_end`.
+    ExitsBeforeUnload,
+    /// The whole cycle on a thread that exits after `pam_end`.
+    ExitsAfterUnload,
 }
 
 fn main() {
@@ -151,6 +174,7 @@ fn main() {
     let mut cycles = 1u32;
     let mut want_stats = false;
     let mut timing = false;
+    let mut threads = false;
     // The host is bytes (it need not be UTF-8); every other argument is text.
     let mut args = std::env::args_os().skip(1);
     while let Some(a) = args.next() {
@@ -173,6 +197,7 @@ fn main() {
             "--cycles" => cycles = val().parse().unwrap_or(1),
             "--stats" => want_stats = true,
             "--timing" => timing = true,
+            "--threads" => threads = true,
             other => {
                 eprintln!("pamclient: unknown argument {other}");
                 std::process::exit(2);
@@ -189,26 +214,89 @@ fn main() {
         conv: conversation,
         appdata_ptr: std::ptr::null_mut(),
     };
+    let args = Cycle {
+        svc: &svc,
+        usr: &usr,
+        dir: &dir,
+        host: host.as_ref(),
+        conv: &conv,
+        timing,
+    };
+    let (mut first, mut changed) = (None, false);
     for i in 0..cycles {
         if want_stats && (i == 0 || i == 50) {
             stats(if i == 0 { "start" } else { "warm" });
         }
+        let place = match (threads, i % 3) {
+            (false, _) | (true, 0) => Where::Main,
+            (true, 1) => Where::ExitsBeforeUnload,
+            _ => Where::ExitsAfterUnload,
+        };
+        let (r, text) = if place == Where::ExitsAfterUnload {
+            std::thread::scope(|s| {
+                s.spawn(|| cycle(&args, Where::Main))
+                    .join()
+                    .unwrap_or((-1, "thread panicked".into()))
+            })
+        } else {
+            cycle(&args, place)
+        };
+        if cycles == 1 || i + 1 == cycles {
+            println!("RESULT {r} {text}");
+        } else if first.get_or_insert(r) != &r && !changed {
+            changed = true;
+            println!("CHANGED cycle={i} code={r} {text}");
+        }
+    }
+    if want_stats {
+        stats("end");
+    }
+}
+
+/// What every cycle needs.
+struct Cycle<'a> {
+    svc: &'a CString,
+    usr: &'a CString,
+    dir: &'a CString,
+    host: Option<&'a CString>,
+    conv: &'a PamConv,
+    timing: bool,
+}
+
+// SAFETY: the conversation struct holds a function pointer and a null data pointer.
+unsafe impl Sync for PamConv {}
+
+/// One pam_start / pam_authenticate / pam_end cycle; `pam_authenticate` on a thread of its
+/// own when `place` is `ExitsBeforeUnload`. Returns the code and its text.
+fn cycle(a: &Cycle<'_>, place: Where) -> (c_int, String) {
+    let (svc, usr, dir, host, conv, timing) = (a.svc, a.usr, a.dir, a.host, a.conv, a.timing);
+    {
         let mut pamh: *mut c_void = std::ptr::null_mut();
         // SAFETY: all strings are valid C strings, `conv` outlives the handle.
-        let rc = unsafe {
-            pam_start_confdir(svc.as_ptr(), usr.as_ptr(), &conv, dir.as_ptr(), &mut pamh)
-        };
+        let rc =
+            unsafe { pam_start_confdir(svc.as_ptr(), usr.as_ptr(), conv, dir.as_ptr(), &mut pamh) };
         if rc != 0 {
             println!("RESULT {rc} pam_start failed");
             std::process::exit(1);
         }
-        if let Some(h) = &host {
+        if let Some(h) = host {
             // SAFETY: pamh is a live handle; PAM copies the string.
             unsafe { pam_set_item(pamh, PAM_RHOST, h.as_ptr().cast()) };
         }
         let (wall0, cpu0) = (std::time::Instant::now(), cpu_ms());
-        // SAFETY: pamh is a live handle.
-        let r = unsafe { pam_authenticate(pamh, 0) };
+        let r = if place == Where::ExitsBeforeUnload {
+            let h = Handle(pamh);
+            std::thread::spawn(move || {
+                let h = h;
+                // SAFETY: a live handle, used only by this thread until it is joined.
+                unsafe { pam_authenticate(h.0, 0) }
+            })
+            .join()
+            .unwrap_or(-1)
+        } else {
+            // SAFETY: pamh is a live handle.
+            unsafe { pam_authenticate(pamh, 0) }
+        };
         if timing {
             println!(
                 "TIMING wall_ms={:.3} cpu_ms={:.3}",
@@ -220,13 +308,8 @@ fn main() {
         let text = unsafe { CStr::from_ptr(pam_strerror(pamh, r)) }
             .to_string_lossy()
             .into_owned();
-        if cycles == 1 || i + 1 == cycles {
-            println!("RESULT {r} {text}");
-        }
         // SAFETY: ends the handle started above, exactly once.
         unsafe { pam_end(pamh, r) };
-    }
-    if want_stats {
-        stats("end");
+        (r, text)
     }
 }
