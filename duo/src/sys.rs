@@ -705,6 +705,146 @@ pub fn interface_addresses() -> io::Result<Vec<std::net::IpAddr>> {
     Ok(out)
 }
 
+/// What a [`Worker`]'s thread leaves for the thread that waits on it.
+struct Shared<T> {
+    result: std::sync::Mutex<Option<T>>,
+    /// The write end of the pipe the waiter polls; closed by the thread when it is done.
+    done: std::sync::Mutex<Option<OwnedFd>>,
+}
+
+/// One piece of work on a thread of its own, started with `pthread_create` and waited on with
+/// `poll` on a pipe, so that the host's thread (the one that called into the PAM module) never
+/// runs Rust's thread-spawning or channel code, whose thread-local state would register a
+/// destructor in the host's thread and keep the module mapped after `dlclose`. The thread's
+/// stack size is set explicitly, so nothing in the environment chooses it. A panic in the work
+/// is caught on the thread and reads as "no result".
+pub struct Worker<T> {
+    thread: Option<libc::pthread_t>,
+    ready: OwnedFd,
+    shared: std::sync::Arc<Shared<T>>,
+}
+
+/// What a started thread runs: the work and where its result goes.
+struct Job<T> {
+    work: Box<dyn FnOnce() -> T + Send>,
+    shared: std::sync::Arc<Shared<T>>,
+}
+
+extern "C" fn run_job<T: Send + 'static>(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `arg` is the `Box<Job<T>>` leaked by `Worker::start` for this thread alone; it
+    // is taken back exactly once, here.
+    let job = unsafe { Box::from_raw(arg.cast::<Job<T>>()) };
+    let Job { work, shared } = *job;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok();
+    if let Ok(mut slot) = shared.result.lock() {
+        *slot = r;
+    }
+    // Closing the write end wakes the waiter (poll sees the hang-up).
+    if let Ok(mut w) = shared.done.lock() {
+        w.take();
+    }
+    std::ptr::null_mut()
+}
+
+impl<T: Send + 'static> Worker<T> {
+    /// Start `work` on a new thread with a stack of `stack` bytes.
+    pub fn start(stack: usize, work: impl FnOnce() -> T + Send + 'static) -> io::Result<Worker<T>> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a valid array of two descriptors for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nothing else.
+        let (ready, done) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let shared = std::sync::Arc::new(Shared {
+            result: std::sync::Mutex::new(None),
+            done: std::sync::Mutex::new(Some(done)),
+        });
+        let job = Box::new(Job::<T> {
+            work: Box::new(work),
+            shared: shared.clone(),
+        });
+        let arg = Box::into_raw(job).cast::<libc::c_void>();
+        // SAFETY: an all-zero pthread_attr_t is only a placeholder that pthread_attr_init
+        // initialises before any other use.
+        let mut attr: libc::pthread_attr_t = unsafe { std::mem::zeroed() };
+        let mut thread: libc::pthread_t = 0;
+        // SAFETY: `attr` is initialised, given a stack size and destroyed once; `thread` and
+        // `attr` are valid for the calls; `run_job::<T>` takes ownership of `arg`, which
+        // is taken back below when the thread could not be created.
+        let rc = unsafe {
+            libc::pthread_attr_init(&mut attr);
+            libc::pthread_attr_setstacksize(&mut attr, stack.max(libc::PTHREAD_STACK_MIN));
+            let rc = libc::pthread_create(&mut thread, &attr, run_job::<T>, arg);
+            libc::pthread_attr_destroy(&mut attr);
+            rc
+        };
+        if rc != 0 {
+            // SAFETY: the thread was not created, so `arg` is still ours alone.
+            drop(unsafe { Box::from_raw(arg.cast::<Job<T>>()) });
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(Worker {
+            thread: Some(thread),
+            ready,
+            shared,
+        })
+    }
+
+    /// Wait at most `slice` for the work to end; its result once it has (`None` if it
+    /// panicked), else `Err(self)` to wait again.
+    pub fn wait(mut self, slice: Duration) -> Result<Option<T>, Worker<T>> {
+        let mut p = libc::pollfd {
+            fd: self.ready.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(slice.as_millis())
+            .unwrap_or(libc::c_int::MAX)
+            .max(1);
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n <= 0 {
+            return Err(self);
+        }
+        self.join();
+        Ok(self.shared.result.lock().ok().and_then(|mut r| r.take()))
+    }
+
+    fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            // SAFETY: `t` is a joinable thread of ours that has closed its end of the pipe,
+            // which is the last thing it does; it is joined once.
+            unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
+        }
+    }
+}
+
+impl<T> Drop for Worker<T> {
+    /// A thread still working (its lookup waiting on the resolver) is left to finish on its
+    /// own, detached; one that has finished is joined.
+    fn drop(&mut self) {
+        let Some(t) = self.thread.take() else {
+            return;
+        };
+        let mut p = libc::pollfd {
+            fd: self.ready.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout only looks.
+        let finished = unsafe { libc::poll(&mut p, 1, 0) } > 0;
+        // SAFETY: `t` is a joinable thread of ours, joined or detached exactly once.
+        unsafe {
+            if finished {
+                libc::pthread_join(t, std::ptr::null_mut());
+            } else {
+                libc::pthread_detach(t);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,5 +952,30 @@ mod tests {
         drop(first);
         assert!(try_ofd_lock(&second).unwrap());
         std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn a_worker_gives_its_result_and_leaves_no_thread() {
+        let mut w = Worker::start(256 << 10, || 6 * 7).unwrap();
+        let got = loop {
+            match w.wait(Duration::from_millis(50)) {
+                Ok(r) => break r,
+                Err(again) => w = again,
+            }
+        };
+        assert_eq!(got, Some(42));
+        // A panic on the thread is no result, not a crash.
+        let mut w = Worker::start(256 << 10, || -> u32 { panic!("inside the worker") }).unwrap();
+        let got = loop {
+            match w.wait(Duration::from_millis(50)) {
+                Ok(r) => break r,
+                Err(again) => w = again,
+            }
+        };
+        assert_eq!(got, None);
+        // One still working when dropped is detached and ends on its own.
+        let w =
+            Worker::start(256 << 10, || std::thread::sleep(Duration::from_millis(200))).unwrap();
+        assert!(w.wait(Duration::from_millis(1)).is_err());
     }
 }

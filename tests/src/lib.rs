@@ -214,8 +214,8 @@ impl BlackHole {
     }
 }
 
-/// Copy `from` to `to` until either closes or 60 s pass without data.
-fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+/// Copy `from` to `to` until either closes or 60 s pass without data, then shut both down.
+pub fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
     use std::io::Write;
     let _ = from.set_read_timeout(Some(Duration::from_secs(60)));
     let mut buf = [0u8; 16 << 10];

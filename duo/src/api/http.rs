@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
@@ -78,9 +78,10 @@ fn timed_out() -> OpenError {
 const RESOLVER_STACK: usize = 512 << 10;
 
 /// Resolve `host:port` within the budget. IP literals need no lookup. Names are looked up on a
-/// short-lived thread that is joined when it answers in time; if the budget runs out first the
-/// thread is left to finish its `getaddrinfo` on its own (bounded by the resolver's timeouts;
-/// the PAM module is never unloaded, so that is safe) and the lookup fails with a timeout.
+/// short-lived thread (`sys::Worker`) that is joined when it answers in time; if the budget
+/// runs out first the thread is left to finish its `getaddrinfo` on its own (bounded by the
+/// resolver's timeouts; the PAM module is never unloaded, so that is safe) and the lookup
+/// fails with a timeout.
 /// Failing to start the thread is a local failure.
 fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketAddr>, OpenError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -90,15 +91,9 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
     if deadline.expired() {
         return Err(timed_out());
     }
-    let (tx, rx) = mpsc::channel();
     let name = host.to_string();
-    let worker = std::thread::Builder::new()
-        .name("duo-dns".into())
-        .stack_size(RESOLVER_STACK)
-        .spawn(move || {
-            let _ = tx.send(sys::lookup(&name, port));
-        })
-        .map_err(|e| {
+    let mut worker =
+        sys::Worker::start(RESOLVER_STACK, move || sys::lookup(&name, port)).map_err(|e| {
             OpenError::Local(format!(
                 "cannot start resolver: {}",
                 crate::sys::strerror(&e)
@@ -106,18 +101,15 @@ fn resolve(host: &str, port: u16, deadline: &Deadline<'_>) -> Result<Vec<SocketA
         })?;
     let mut looked = false;
     while let Some(wait) = deadline.wait_or_last_look(&mut looked) {
-        match rx.recv_timeout(wait.slice) {
-            Ok(r) => {
-                let _ = worker.join();
+        match worker.wait(wait.slice) {
+            Ok(Some(r)) => {
                 return r.map_err(|e| match e {
                     sys::LookupError::Network(t) => OpenError::net(t, false),
                     sys::LookupError::Local(t) => OpenError::Local(t),
                 });
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(OpenError::Local("resolver thread failed".into()))
-            }
+            Ok(None) => return Err(OpenError::Local("resolver thread failed".into())),
+            Err(again) => worker = again,
         }
     }
     Err(timed_out())

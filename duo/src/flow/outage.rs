@@ -371,15 +371,7 @@ impl On {
         };
         self.check = Check::Network;
         let _lock = self.probe_lock.take();
-        let base = match self.place.base(false) {
-            Ok(b) => b,
-            Err(DirError::Missing(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let Some(dir) = self.place.sub(&base, false)? else {
-            return Ok(());
-        };
-        let Some(file) = self.place.file(&dir, false)? else {
+        let Some(file) = self.place.existing()? else {
             return Ok(());
         };
         let path = self.place.path();
@@ -448,15 +440,7 @@ impl On {
 
     /// The service answered: close the window if one is recorded.
     fn answered(&self) -> Result<(), StateError> {
-        let base = match self.place.base(false) {
-            Ok(b) => b,
-            Err(DirError::Missing(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let Some(dir) = self.place.sub(&base, false)? else {
-            return Ok(());
-        };
-        let Some(file) = self.place.file(&dir, false)? else {
+        let Some(file) = self.place.existing()? else {
             return Ok(());
         };
         let path = self.place.path();
@@ -521,6 +505,20 @@ impl Place {
 
     fn path(&self) -> String {
         format!("{}/{}", self.dir_path(), self.name)
+    }
+
+    /// The state file, checked on the way, if it and every directory to it exist (nothing is
+    /// created).
+    fn existing(&self) -> Result<Option<File>, StateError> {
+        let base = match self.base(false) {
+            Ok(b) => b,
+            Err(DirError::Missing(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(dir) = self.sub(&base, false)? else {
+            return Ok(None);
+        };
+        self.file(&dir, false)
     }
 
     /// The base directory, checked. With `create`, the default one is made by root if it is

@@ -41,35 +41,8 @@ const LOOKUP_STACK: usize = 512 << 10;
 /// bounded by the resolver's timeouts, as the API host's lookup thread does.
 pub struct HostName {
     raw: String,
-    pending: std::cell::RefCell<Option<Lookup>>,
+    pending: std::cell::RefCell<Option<crate::sys::Worker<Option<String>>>>,
     known: std::cell::OnceCell<String>,
-}
-
-/// The lookup thread and where its answer comes.
-struct Lookup {
-    answer: std::sync::mpsc::Receiver<Option<String>>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Lookup {
-    /// Join the thread if it has answered (it is then ending), so that no thread outlives the
-    /// login; one still waiting on the resolver is left to finish on its own.
-    fn finish(self) {
-        if !matches!(
-            self.answer.try_recv(),
-            Err(std::sync::mpsc::TryRecvError::Empty)
-        ) {
-            let _ = self.thread.join();
-        }
-    }
-}
-
-impl Drop for HostName {
-    fn drop(&mut self) {
-        if let Some(l) = self.pending.get_mut().take() {
-            l.finish();
-        }
-    }
 }
 
 impl HostName {
@@ -85,15 +58,9 @@ impl HostName {
             let _ = h.known.set(String::new());
             return h;
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let started = std::thread::Builder::new()
-            .name("duo-hostname".into())
-            .stack_size(LOOKUP_STACK)
-            .spawn(move || {
-                let _ = tx.send(crate::sys::canonical_name(&raw));
-            });
-        match started {
-            Ok(thread) => *h.pending.borrow_mut() = Some(Lookup { answer: rx, thread }),
+        let name = raw.clone();
+        match crate::sys::Worker::start(LOOKUP_STACK, move || crate::sys::canonical_name(&name)) {
+            Ok(w) => *h.pending.borrow_mut() = Some(w),
             // Without a thread there is no lookup that could be bounded: the plain name.
             Err(_) => {
                 let _ = h.known.set(h.raw.clone());
@@ -123,25 +90,20 @@ impl HostName {
     }
 
     fn wait(&self, deadline: &crate::api::deadline::Deadline<'_>) -> String {
-        let Some(lookup) = self.pending.borrow_mut().take() else {
+        let Some(mut lookup) = self.pending.borrow_mut().take() else {
             return self.raw.clone();
         };
         let mut looked = false;
         while let Some(wait) = deadline.wait_or_last_look(&mut looked) {
-            match lookup.answer.recv_timeout(wait.slice) {
+            match lookup.wait(wait.slice) {
                 Ok(found) => {
-                    let _ = lookup.thread.join();
-                    let name = found.unwrap_or_else(|| self.raw.clone());
+                    let name = found.flatten().unwrap_or_else(|| self.raw.clone());
                     return crate::log::truncate(&name, 255).to_string();
                 }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = lookup.thread.join();
-                    return self.raw.clone();
-                }
+                Err(again) => lookup = again,
             }
         }
-        lookup.finish();
+        drop(lookup);
         log(
             Priority::Info,
             &format!(

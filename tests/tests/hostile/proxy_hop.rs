@@ -167,20 +167,9 @@ fn tunnel(mut c: TcpStream, target: u16, count: &AtomicU32) {
     let (Ok(c2), Ok(s2)) = (c.try_clone(), s.try_clone()) else {
         return;
     };
-    let t = std::thread::spawn(move || relay(c2, s2));
-    relay(s, c);
+    let t = std::thread::spawn(move || duo_tests::pump(c2, s2));
+    duo_tests::pump(s, c);
     let _ = t.join();
-}
-
-fn relay(mut from: TcpStream, mut to: TcpStream) {
-    let _ = from.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut buf = [0u8; 16 << 10];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
 /// A port free on both `127.0.0.1` and `[::1]`, not listened on.
