@@ -528,7 +528,7 @@ mod tests {
             let srv = CertificateParams::new(vec!["127.0.0.1".into()]).expect("params");
             let srv_key = KeyPair::generate().expect("key");
             let srv_cert = srv.signed_by(&srv_key, &ca_cert, &ca_key).expect("cert");
-            let provider = crate::crypto::provider();
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
             let config = ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .expect("versions")
