@@ -76,10 +76,12 @@ NOT_ROOT := make check must run as root (its tests create users, PAM services an
 # The root-only end-to-end tests are marked #[ignore = "needs root"] and run here with
 # --include-ignored; the `installed_*` ones need the package and run in packaging-test.
 # Every test: formatting, lints, unit tests, end-to-end tests (real libpam, sudo, sshd,
-# setuid login_duo against the mock service), a smoke run of every fuzz target, then the
-# package tests. tests/sshd-roots.sh makes the Debian trees whose sshd the ssh-screen tests
-# also run (once, from the Debian mirror; kept in target/sshd-roots/); when it cannot, the
-# other tests still run and the rows that need a tree fail, with its reason.
+# setuid login_duo against the mock service; the FIPS build's too, built first into
+# $(FIPS_DIR)), a smoke run of every fuzz target, then the package tests (the FIPS package's
+# floor checks and Debian 11 logins included). tests/sshd-roots.sh makes the Debian trees
+# whose sshd the ssh-screen tests also run (once, from the Debian mirror; kept in
+# target/sshd-roots/); when it cannot, the other tests still run and the rows that need a
+# tree fail, with its reason.
 check:
 	$(if $(filter 0,$(shell id -u)),,$(error $(NOT_ROOT)))
 	bash tests/deps.sh

@@ -47,17 +47,20 @@ fi
 
 target=${CARGO_TARGET_DIR:-target}
 fips=()
-shim_path=
+venv_path=$venv/bin:
 if [ "${1:-}" = --fips ]; then
     target=$target/fips
     fips=(--features pam_duo/fips,login_duo/fips,duo-check/fips)
-    shim_path=$PWD/packaging/zig-shim:
+    # cargo-zigbuild runs this zig instead of its own choice (the shim runs the venv's), from
+    # compiler wrappers of its own (the default build's name the venv's zig directly).
+    export CARGO_ZIGBUILD_ZIG_PATH=$PWD/packaging/zig-shim/zig DUO_ZIG_PYTHON=$venv/bin/python3
+    export CARGO_ZIGBUILD_CACHE_DIR=$PWD/$target/zigbuild-cache
+    # A python3 with ziglang on PATH would win over CARGO_ZIGBUILD_ZIG_PATH.
+    venv_path=
 fi
 
-# cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's
-# (for --fips, through the shim, which runs the venv's).
-PATH=$shim_path$venv/bin:$PATH DUO_ZIG_PYTHON=$venv/bin/python3 \
-    "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target-dir "$target" \
+# cargo-zigbuild runs zig through `python3 -m ziglang` when no `zig` is on PATH: the venv's.
+PATH=$venv_path$PATH "$venv/bin/cargo-zigbuild" zigbuild --quiet --release --target-dir "$target" \
     --target "x86_64-unknown-linux-gnu.$FLOOR" -p pam_duo -p login_duo -p duo-check "${fips[@]}" >&2
 out=$target/x86_64-unknown-linux-gnu/release
 for f in libpam_duo.so login_duo duo-check; do

@@ -202,6 +202,16 @@ pub fn fips_check(config: &rustls::ClientConfig) -> Result<(), String> {
                 .into(),
         );
     }
+    // A connection made from this configuration, before any byte is sent: rustls decides its
+    // FIPS status per connection (`ClientConnection::fips`).
+    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(Arc::new(config.clone()), name)
+        .map_err(|e| format!("FIPS build, TLS set-up failed: {e}"))?;
+    if !conn.fips() {
+        return Err(
+            "FIPS build, but a TLS connection is not in FIPS mode: refusing to connect".into(),
+        );
+    }
     Ok(())
 }
 
