@@ -233,6 +233,11 @@ fn fips_build_refuses_noverify() {
             err.contains("noverify is not allowed in a FIPS build"),
             "failmode {failmode}: {err}"
         );
+        // A config problem (D1), found before any API handle is made.
+        assert!(
+            !err.contains("Couldn't open Duo API handle"),
+            "failmode {failmode}: {err}"
+        );
         assert!(mock.requests().is_empty());
     }
     // The default build still accepts it (with its warning).

@@ -484,6 +484,12 @@ fn handshake(
 ) -> Result<Conn, OpenError> {
     let mut conn = ClientConnection::new(tls.clone(), name)
         .map_err(|e| OpenError::Local(format!("TLS set-up failed: {e}")))?;
+    // A FIPS build sends nothing over a connection rustls does not report as FIPS (D16).
+    if crate::crypto::FIPS_BUILD && !conn.fips() {
+        return Err(OpenError::Local(
+            "FIPS build, but this TLS connection is not in FIPS mode: refusing to connect".into(),
+        ));
+    }
     let mut looked = false;
     while conn.is_handshaking() {
         let Some(wait) = deadline.wait_or_last_look(&mut looked) else {

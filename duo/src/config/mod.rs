@@ -488,6 +488,11 @@ fn apply(
             }
         }
         "pushinfo" => cfg.pushinfo = boolean(v),
+        // A FIPS build cannot talk to a server it does not authenticate (D16): a config
+        // problem, whatever the failmode (D1).
+        "noverify" if crate::crypto::FIPS_BUILD && boolean(v) => {
+            return Err(KeyError::Invalid(crate::crypto::NOVERIFY_IN_FIPS.into()))
+        }
         "noverify" => cfg.noverify = boolean(v),
         "autopush" => cfg.autopush = boolean(v),
         "verified_push" => cfg.verified_push = boolean(v),
