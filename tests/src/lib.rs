@@ -613,3 +613,22 @@ pub fn copy_without_nodelete(so: &std::path::Path, dest: &std::path::Path) -> bo
     std::fs::write(dest, &b).expect("write copy");
     cleared
 }
+
+/// The value of `key` on `pamclient --stats`'s line `STATS <tag> key=value ...` in `out`;
+/// panics with `out` when there is none.
+pub fn pam_stat(out: &str, tag: &str, key: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("STATS {tag} ")))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(String::from))
+        })
+        .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
+}
+
+/// [`pam_stat`] as a number.
+pub fn pam_stat_num(out: &str, tag: &str, key: &str) -> u64 {
+    let v = pam_stat(out, tag, key);
+    v.parse()
+        .unwrap_or_else(|_| panic!("{key} for {tag} is not a number: {v}"))
+}

@@ -297,16 +297,7 @@ fn fips_module_survives_1100_loads_and_unloads() {
         "{out}\n{err}"
     );
     assert!(!out.contains("CHANGED"), "{out}");
-    let stat = |tag: &str, key: &str| -> u64 {
-        out.lines()
-            .find(|l| l.starts_with(&format!("STATS {tag} ")))
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-            })
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
-    };
+    let stat = |tag: &str, key: &str| duo_tests::pam_stat_num(&out, tag, key);
     assert_eq!(
         stat("start", "fds"),
         stat("end", "fds"),

@@ -323,16 +323,7 @@ fn endurance_1000_cycles() {
     std::fs::write(s.confdir.join(&svc), conf_line.replace(" debug", "")).expect("write");
     let (code, out, _) = s.run(&svc, &user.name, &["--cycles", "1000", "--stats"], &[]);
     assert_eq!(code, PAM_SUCCESS, "{out}");
-    let stat = |tag: &str, key: &str| -> u64 {
-        out.lines()
-            .find(|l| l.starts_with(&format!("STATS {tag} ")))
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-            })
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
-    };
+    let stat = |tag: &str, key: &str| duo_tests::pam_stat_num(&out, tag, key);
     assert_eq!(
         stat("start", "fds"),
         stat("end", "fds"),
@@ -343,15 +334,7 @@ fn endurance_1000_cycles() {
         stat("end", "threads"),
         "threads left behind"
     );
-    let raw = |tag: &str, key: &str| -> String {
-        out.lines()
-            .find(|l| l.starts_with(&format!("STATS {tag} ")))
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(String::from))
-            })
-            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
-    };
+    let raw = |tag: &str, key: &str| duo_tests::pam_stat(&out, tag, key);
     // glibc installs its own handlers for its internal signals 32 and 33 (SIGCANCEL,
     // SIGSETXID) when the process creates its first thread, which a login does (the lookup
     // threads). Every other signal's disposition must be as the host left it.
@@ -416,16 +399,7 @@ fn host_loads_and_unloads_the_module_1100_times() {
         150,
     );
     assert_eq!(code, PAM_SUCCESS, "{out}\n{err}");
-    let stat = |tag: &str, key: &str| -> u64 {
-        out.lines()
-            .find(|l| l.starts_with(&format!("STATS {tag} ")))
-            .and_then(|l| {
-                l.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-            })
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} for {tag} in {out}"))
-    };
+    let stat = |tag: &str, key: &str| duo_tests::pam_stat_num(&out, tag, key);
     assert_eq!(
         stat("start", "fds"),
         stat("end", "fds"),
