@@ -838,6 +838,11 @@ mod tests {
             &format!("{BASE}failmode = secure\nprompts = 2\nhttps_timeout = 99999\ngroups = a\\ b !c,d\ngecos_username_pos = 3\ngecos_delim = ;\nmotd = on\ncafile = /x y/ca.pem\nhttp_proxy = u:p@h:3\n"),
             Frontend::Login,
         );
+        // The project's own keys (found by the config fuzz target: they were not rendered).
+        round_trip(
+            &format!("{BASE}failmode_notice = no\nevents = json\noutage_window = 15\noutage_probe_interval = 7\noutage_state_dir = /var/lib/duo-window\nsshd_messages = immediate\n"),
+            Frontend::Pam,
+        );
         // Values that only a continuation line can hold, and group tokens that must share a
         // line (leading/trailing whitespace inside) or end one (trailing backslash).
         round_trip(

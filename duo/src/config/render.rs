@@ -68,6 +68,29 @@ pub(crate) fn render(cfg: &Config, frontend: Frontend) -> Result<Secret, String>
         return Err(format!("gecos_delim {d:#x} is not allowed"));
     }
     o.push_str(&format!("gecos_delim = {}\n", d as char));
+    o.push_str(&format!("failmode_notice = {}\n", yes(cfg.failmode_notice)));
+    o.push_str(match cfg.events {
+        Events::Off => "events = off\n",
+        Events::Json => "events = json\n",
+    });
+    if cfg.outage_window > MAX_OUTAGE_WINDOW {
+        return Err(format!("outage_window {} out of range", cfg.outage_window));
+    }
+    o.push_str(&format!("outage_window = {}\n", cfg.outage_window));
+    if !(1..=MAX_PROBE_INTERVAL).contains(&cfg.outage_probe_interval) {
+        return Err(format!(
+            "outage_probe_interval {} out of range",
+            cfg.outage_probe_interval
+        ));
+    }
+    o.push_str(&format!(
+        "outage_probe_interval = {}\n",
+        cfg.outage_probe_interval
+    ));
+    if let Some(d) = &cfg.outage_state_dir {
+        check_outage_dir(d)?;
+        value(o, "outage_state_dir", d)?;
+    }
     Ok(out)
 }
 
