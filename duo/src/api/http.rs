@@ -142,6 +142,14 @@ fn tcp(
     r
 }
 
+/// How a proxy on this host refused a connection.
+fn not_accepted(e: &std::io::Error) -> String {
+    format!(
+        "did not accept the connection ({})",
+        crate::sys::strerror(e)
+    )
+}
+
 fn local_connect_error(e: &std::io::Error) -> OpenError {
     OpenError::Local(format!("cannot connect: {}", crate::sys::strerror(e)))
 }
@@ -172,16 +180,15 @@ fn connect(
                 ))
             })?,
         };
+        // Why this address, on this host, could not be used (no evidence about Duo).
+        let refused = |how: String| format!("the proxy at {addr} on this host {how}");
         let this = deadline.within(Some(CONNECT_TIMEOUT));
         let mut pending = match sys::Connecting::start(&addr) {
             Ok(c) => c,
             Err(e) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
             Err(e) => {
                 if on_host {
-                    local_hop.push(format!(
-                        "the proxy at {addr} on this host did not accept the connection ({})",
-                        crate::sys::strerror(&e)
-                    ));
+                    local_hop.push(refused(not_accepted(&e)));
                 }
                 timed_out_last = false;
                 continue;
@@ -199,32 +206,23 @@ fn connect(
             }
         };
         match result {
-            Some(Ok(s)) if on_host => match local_owner(&s, addr)? {
-                Ok(()) => {
+            Some(Ok(s)) => match on_host.then(|| local_owner(&s, addr)).transpose()? {
+                Some(Err(why)) => local_hop.push(refused(why)),
+                Some(Ok(())) | None => {
                     let _ = s.set_nodelay(true);
                     return Ok(s);
                 }
-                Err(why) => local_hop.push(why),
             },
-            Some(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
             Some(Err(e)) if sys::is_local_error(&e) => return Err(local_connect_error(&e)),
             Some(Err(e)) => {
                 if on_host {
-                    local_hop.push(format!(
-                        "the proxy at {addr} on this host did not accept the connection ({})",
-                        crate::sys::strerror(&e)
-                    ));
+                    local_hop.push(refused(not_accepted(&e)));
                 }
                 timed_out_last = false;
             }
             None => {
                 if on_host {
-                    local_hop.push(format!(
-                        "the proxy at {addr} on this host did not accept the connection in time"
-                    ));
+                    local_hop.push(refused("did not accept the connection in time".into()));
                 }
                 timed_out_last = true;
             }
@@ -243,8 +241,9 @@ fn connect(
 }
 
 /// For a connection `s` to `addr` on this host: `Ok(Ok(()))` when the socket at the other end
-/// belongs to root or a system account, `Ok(Err(why))` when it belongs to anyone else or
-/// cannot be found. Failing to read the kernel's table is a local error.
+/// belongs to root or a system account, `Ok(Err(how))` when it belongs to anyone else or
+/// cannot be found (`how` follows "the proxy at <addr> on this host"). Failing to read the
+/// kernel's table is a local error.
 fn local_owner(s: &TcpStream, addr: SocketAddr) -> Result<Result<(), String>, OpenError> {
     let table = |e: std::io::Error| {
         OpenError::Local(format!(
@@ -264,17 +263,13 @@ fn local_owner(s: &TcpStream, addr: SocketAddr) -> Result<Result<(), String>, Op
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    Ok(
-        match owner {
-            Some(uid) if crate::api::localhop::trusted_owner(uid) => Ok(()),
-            Some(uid) => Err(format!(
-                "the proxy at {addr} on this host is served by uid {uid}, not by root or a system account"
-            )),
-            None => Err(format!(
-                "the proxy at {addr} on this host closed the connection before its owner could be checked"
-            )),
-        },
-    )
+    Ok(match owner {
+        Some(uid) if crate::api::localhop::trusted_owner(uid) => Ok(()),
+        Some(uid) => Err(format!(
+            "is served by uid {uid}, not by root or a system account"
+        )),
+        None => Err("closed the connection before its owner could be checked".to_string()),
+    })
 }
 
 /// Bound the next blocking read and write on `s` to `slice`.

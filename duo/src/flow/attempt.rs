@@ -525,8 +525,8 @@ fn auth_stage(
     if let Some(a) = input.addr.filter(|a| !a.is_empty()) {
         params.push(("ipaddr", a));
     }
-    let (deadline, _) = stage_budget(ctx);
-    let hostname = ctx.hostname.get(&deadline);
+    // Settled at preauth, within that stage's budget; nothing is waited for here.
+    let hostname = ctx.hostname.chosen();
     if !hostname.is_empty() {
         params.push(("hostname", hostname));
     }

@@ -20,9 +20,10 @@ pub fn local_ip() -> Option<String> {
     }
 }
 
-/// This host's canonical name (gethostname + getaddrinfo AI_CANONNAME), at most 255 bytes.
-/// Waits as long as the resolver takes: a login uses [`HostName`] instead.
-pub fn fqdn() -> String {
+/// This host's canonical name (gethostname + getaddrinfo AI_CANONNAME), at most 255 bytes,
+/// waiting as long as the resolver takes: what [`HostName`] is checked against in the tests.
+#[cfg(test)]
+fn fqdn() -> String {
     let Some(raw) = crate::sys::hostname() else {
         return String::new();
     };
@@ -62,7 +63,14 @@ impl HostName {
         match crate::sys::Worker::start(LOOKUP_STACK, move || crate::sys::canonical_name(&name)) {
             Ok(w) => *h.pending.borrow_mut() = Some(w),
             // Without a thread there is no lookup that could be bounded: the plain name.
-            Err(_) => {
+            Err(e) => {
+                log(
+                    Priority::Info,
+                    &format!(
+                        "cannot start the lookup of this host's canonical name ({}); sending the name as it is",
+                        crate::sys::strerror(&e)
+                    ),
+                );
                 let _ = h.known.set(h.raw.clone());
             }
         }
@@ -70,7 +78,8 @@ impl HostName {
     }
 
     /// A name known from the start, for tests.
-    pub fn fixed(name: &str) -> HostName {
+    #[cfg(test)]
+    fn fixed(name: &str) -> HostName {
         let h = HostName {
             raw: name.to_string(),
             pending: std::cell::RefCell::new(None),
@@ -78,6 +87,12 @@ impl HostName {
         };
         let _ = h.known.set(name.to_string());
         h
+    }
+
+    /// The name as chosen so far, without waiting: the one [`HostName::get`] settled on, or
+    /// the name from `gethostname` while the lookup has not been waited for.
+    pub fn chosen(&self) -> &str {
+        self.known.get().unwrap_or(&self.raw)
     }
 
     /// The name, waiting for the lookup at most within `deadline`.
