@@ -632,3 +632,18 @@ pub fn pam_stat_num(out: &str, tag: &str, key: &str) -> u64 {
     v.parse()
         .unwrap_or_else(|_| panic!("{key} for {tag} is not a number: {v}"))
 }
+
+/// The module left the host as it found it over a `pamclient --cycles N --stats` run: as many
+/// descriptors and threads at the end as at the start.
+pub fn assert_flat(out: &str) {
+    assert_eq!(
+        pam_stat_num(out, "start", "fds"),
+        pam_stat_num(out, "end", "fds"),
+        "file descriptors leaked"
+    );
+    assert_eq!(
+        pam_stat_num(out, "start", "threads"),
+        pam_stat_num(out, "end", "threads"),
+        "threads left behind"
+    );
+}
