@@ -35,8 +35,9 @@ fn fqdn() -> String {
 const LOOKUP_STACK: usize = 512 << 10;
 
 /// This host's name as sent to Duo (`hostname`), looked up inside the login's time budget
-/// (docs/BEHAVIOUR.md §0a D4): the canonical name is looked up on a thread started when the
-/// login begins, and the flow waits for it only within its own budget. When the lookup has
+/// (docs/BEHAVIOUR.md §0a D4): the canonical name is read from `/etc/hosts` when the resolver
+/// would answer from there (D19), and otherwise looked up on a thread started when the login
+/// begins, and the flow waits for it only within its own budget. When the lookup has
 /// not answered in time (a silent DNS server and a name that is not in /etc/hosts) or fails,
 /// the name from `gethostname` is sent. A thread left behind finishes its lookup on its own,
 /// bounded by the resolver's timeouts, as the API host's lookup thread does.
@@ -57,6 +58,11 @@ impl HostName {
         };
         if raw.is_empty() {
             let _ = h.known.set(String::new());
+            return h;
+        }
+        // The answer glibc would read from /etc/hosts needs no thread (D19).
+        if let Some(name) = super::hosts_file::canonical_name(&raw) {
+            let _ = h.known.set(crate::log::truncate(&name, 255).to_string());
             return h;
         }
         let name = raw.clone();

@@ -162,6 +162,43 @@ fn silent_dns_rows(front: Front) {
             &format!("preauth should carry the short host name {raw:?}, sent {sent:?}"),
         );
     }
+
+    // The same silent DNS, but /etc/hosts names this host: its canonical name comes from there
+    // (as glibc's `files` source would give it) without a lookup thread, so nothing waits (D19).
+    let row = "silent DNS, host name in /etc/hosts";
+    let before = mock.requests().len();
+    std::fs::write(
+        sb.etc.join("hosts"),
+        format!("127.0.0.1 localhost\n127.0.1.1 web.duo-test.example {raw}\n"),
+    )
+    .expect("hosts");
+    let inner = sb.command(&Run::new(front.clone()));
+    let mut cmd = Command::new("ip");
+    cmd.args(ns.prefix().iter().skip(1))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env_clear()
+        .env("PATH", PATH);
+    sb.drain();
+    let o = sb.finish(Spawned::start(cmd));
+    show(row, &o, "");
+    expect_server_allow(&mut rep, &sb, row, &front, &o);
+    rep.check(
+        !o.logged("was not found in time"),
+        row,
+        "the canonical name is in /etc/hosts: nothing should have waited for DNS",
+        &o,
+    );
+    let sent: Vec<String> = mock.requests()[before..]
+        .iter()
+        .filter_map(|r| r["params"]["hostname"].as_str().map(String::from))
+        .collect();
+    if sent.is_empty() || !sent.iter().all(|h| h == "web.duo-test.example") {
+        rep.fail(
+            row,
+            &format!("preauth should carry the name from /etc/hosts, sent {sent:?}"),
+        );
+    }
     rep.done("silent_dns_rows");
 }
 
