@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 180
 FUZZ_SMOKE_SECONDS ?= 3
 
 TARGETS := help all build release floor demo deps check test unit e2e packaging-test lint bench \
-           install deb rpm clean fuzz fuzz-smoke fips fips-test deb-fips
+           install deb rpm clean fuzz fuzz-smoke fips fips-test deb-fips rpm-fips crypto-hot
 FLOOR_DIR = target/x86_64-unknown-linux-gnu/release
 # `make bench` compares this build with the release build of BENCH_BASE (the last commit on
 # ring, before AWS-LC: issue 22), built from `git archive` in its own target directory.
@@ -45,6 +45,8 @@ help:
 	@echo "make rpm             build the RPM package (glibc 2.17 build) into dist/"
 	@echo "make fips            release build of the three binaries with AWS-LC's FIPS module ($(FIPS_DIR)/release; needs cmake, Go)"
 	@echo "make deb-fips        the Debian package from the FIPS build (glibc 2.17) into dist/fips/"
+	@echo "make rpm-fips        the RPM package from the FIPS build (glibc 2.17) into dist/fips/"
+	@echo "make crypto-hot      regenerate build-support/crypto-hot.ld from a profiled login (valgrind; after updating aws-lc-sys)"
 	@echo "make fips-test       debug FIPS build ($(FIPS_DIR)/debug) and its end-to-end tests against the mock (root)"
 	@echo "make clean           remove target/ and dist/"
 
@@ -144,6 +146,15 @@ rpm:
 
 deb-fips:
 	DUO_FIPS=1 bash packaging/build-deb.sh
+
+rpm-fips:
+	DUO_FIPS=1 bash packaging/build-rpm.sh
+
+# The linker script that gathers the AWS-LC code and data a login uses (docs/ARCHITECTURE.md
+# "Cryptography"): profiles logins of the release build against the mock with callgrind.
+crypto-hot: release
+	$(CARGO) build --release -q -p duo-tests --bin mockduo
+	python3 build-support/crypto-hot.py
 
 fips:
 	$(CARGO) build --release --target-dir $(FIPS_DIR) $(FIPS_FEATURES)

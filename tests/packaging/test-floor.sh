@@ -86,6 +86,22 @@ floor_login_hardening() {
         && [ "$(readelf -p .interp "$1" | sed -n 's/.*\] *//p')" = /lib64/ld-linux-x86-64.so.2 ]
 }
 
+# floor_section_size FILE NAME: the size in bytes of section NAME in FILE (empty if none).
+floor_section_size() {
+    local hex
+    hex=$(readelf -SW "$1" | awk -v n="$2" '{ for (i = 1; i < NF; i++) if ($i == n) { print $(i + 4); exit } }')
+    [ -z "$hex" ] || echo $((16#$hex))
+}
+# floor_crypto_hot FILE: the default build's layout (build-support/crypto-hot.ld): AWS-LC's hot
+# code (at least 96 KiB of it) and read-only data gathered in sections of their own.
+floor_crypto_hot() {
+    local t r
+    t=$(floor_section_size "$1" .text.crypto_hot)
+    r=$(floor_section_size "$1" .rodata.crypto_hot)
+    [ -n "$t" ] && [ "$t" -ge 98304 ] && [ -n "$r" ] && [ "$r" -gt 0 ]
+}
+floor_no_crypto_hot() { [ -z "$(floor_section_size "$1" .text.crypto_hot)" ]; }
+
 # floor_binary_checks LABEL MODULE LOGIN_DUO DUO_CHECK
 floor_binary_checks() {
     local label=$1 module=$2 login=$3 doctor=$4 f v
@@ -295,6 +311,15 @@ floor_tests() {
     cp "$rpm" "$r/pkg.rpm" && (cd "$r" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
     floor_binary_checks deb "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check"
     floor_binary_checks rpm "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"
+    local f lock
+    lock=$(awk '/^name = "aws-lc-sys"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+    check "build-support/crypto-hot.ld was made for the aws-lc-sys of Cargo.lock ($lock; if not: make crypto-hot)" \
+        grep -qxF "/* aws-lc-sys $lock */" build-support/crypto-hot.ld
+    for f in "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check" \
+        "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"; do
+        check "${f#"$work"/floor-}: AWS-LC's hot code and data are gathered (.text.crypto_hot, .rodata.crypto_hot)" \
+            floor_crypto_hot "$f"
+    done
     if [ -f target/release/login_duo ]; then
         local v
         v=$(floor_glibc target/release/login_duo)
@@ -311,9 +336,27 @@ floor_fips_tests() {
     mkdir -p "$d"
     dpkg-deb -x "$deb" "$d"
     floor_binary_checks "FIPS deb" "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check"
+    check "FIPS deb: no crypto_hot sections (the layout check can fail; the FIPS module keeps AWS-LC's own layout)" \
+        floor_no_crypto_hot "$d/usr/sbin/login_duo"
     check "FIPS deb: login_duo -v names AWS-LC's FIPS module in FIPS mode" \
         sh -c "'$d/usr/sbin/login_duo' -v 2>&1 | grep -q 'AWS-LC FIPS .*(FIPS build, FIPS mode)'"
     floor_chroot_tests "$deb" " (FIPS build)"
+}
+
+# floor_fips_rpm_tests RPM: the FIPS build's RPM (make rpm-fips): the same reading checks of
+# its three binaries, the setuid login_duo, and its login_duo names the FIPS module. (No RPM
+# system runs here; the chroot logins use the .deb of the same binaries.)
+floor_fips_rpm_tests() {
+    local rpm=$1 r=$work/floor-fips-rpm
+    mkdir -p "$r"
+    cp "$rpm" "$r/pkg.rpm" && (cd "$r" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
+    floor_binary_checks "FIPS rpm" "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"
+    check "FIPS rpm: login_duo is setuid root in the payload" \
+        sh -c "rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILENAMES}\n]' '$rpm' 2>/dev/null | grep -qx -- '-rwsr-xr-x root /usr/sbin/login_duo'"
+    check "FIPS rpm: login_duo -v names AWS-LC's FIPS module in FIPS mode" \
+        sh -c "'$r/usr/sbin/login_duo' -v 2>&1 | grep -q 'AWS-LC FIPS .*(FIPS build, FIPS mode)'"
+    check "FIPS rpm: the same binaries as the FIPS deb" \
+        sh -c "cmp -s '$r/usr/sbin/login_duo' '$work/floor-fips-deb/usr/sbin/login_duo' && cmp -s '$r/usr/lib64/security/pam_duo.so' '$work/floor-fips-deb/lib/x86_64-linux-gnu/security/pam_duo.so'"
 }
 
 # Run alone: bash tests/packaging/test-floor.sh DEB RPM

@@ -8,7 +8,8 @@
 #   both: the glibc 2.17 floor (tests/packaging/test-floor.sh): symbol versions, libraries and
 #         hardening of both binaries in both packages, and a login through each frontend in a
 #         debootstrapped older Debian;
-#   FIPS: the FIPS build's .deb (make deb-fips): the same floor checks and chroot logins;
+#   FIPS: the FIPS build's .deb (make deb-fips): the same floor checks and chroot logins; its
+#         .rpm (make rpm-fips): the same floor checks, file modes, and its login_duo's module;
 #   make install DESTDIR=... PREFIX=...; the SELinux policy compiles.
 # Prints one line per check and then "N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -258,6 +259,13 @@ if [ -n "$fipsdeb" ]; then
     floor_fips_tests "$fipsdeb"
 else
     bad "make deb-fips builds the FIPS package"
+fi
+fipsrpm=$(DUO_FIPS=1 bash packaging/build-rpm.sh) || fipsrpm=
+if [ -n "$fipsrpm" ]; then
+    ok "make rpm-fips builds $fipsrpm"
+    floor_fips_rpm_tests "$fipsrpm"
+else
+    bad "make rpm-fips builds the FIPS RPM package"
 fi
 
 # ---------------------------------------------------------------- make install

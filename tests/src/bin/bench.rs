@@ -1,9 +1,9 @@
 //! `make bench`: per-login cost of `login_duo` (autopush, headless) against the mock service.
 //!
-//! Reports the median over 20 runs of the CPU time (user + system) and the peak RSS of the
-//! `login_duo` process, taken from `wait4`'s resource usage, plus the wall time; the latency of
-//! `pam_authenticate`; and the time from start to verdict under faults (median of 10): a
-//! refused port, a silent server with `https_timeout = 5`, and a normal login with 50 ms of
+//! Reports the median over 40 interleaved runs of the CPU time (user + system) and the peak RSS
+//! of the `login_duo` process, taken from `wait4`'s resource usage, plus the wall time; the
+//! latency of `pam_authenticate`; and the time from start to verdict under faults (median of
+//! 10): a refused port, a silent server with `https_timeout = 5`, and a normal login with 50 ms of
 //! added round-trip delay (netem in a network namespace this program makes, or, where the
 //! kernel has no netem, a delaying relay on loopback). Last, the cost of `events = json`:
 //! logins with events off and on, interleaved, run in a private mount namespace whose journal
@@ -20,7 +20,8 @@
 //! `pam_authenticate` CPU are within 10 % of DIR's (`make bench` passes the build of
 //! `BENCH_BASE`, the last commit before AWS-LC, issue 22). The login and PAM measurements run
 //! twice: against the mock's ECDSA P-256 certificate and against RSA-2048 certificates like
-//! Duo's.
+//! Duo's. As root it first drops the page cache, so that each build's file pages are read back
+//! the same way (peak RSS counts them).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,12 @@ use std::time::{Duration, Instant};
 
 use duo_tests::Mock;
 
-const RUNS: usize = 20;
+/// Logins per build and server, interleaved build by build. This machine's CPU time moves by
+/// 10 % and more within a minute when its host is busy; 40 interleaved runs keep the medians
+/// of the builds comparable.
+const RUNS: usize = 40;
+/// Rounds of 50 `pam_authenticate` calls per build, alternating between the builds.
+const PAM_ROUNDS: usize = 6;
 
 fn sibling(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
@@ -210,9 +216,9 @@ fn logins(builds: &[Build], mock: &Mock, server: &str) -> Result<Vec<Cost>, Stri
             pam_cpu: 0.0,
         });
     }
-    // pam_authenticate: two rounds per build, alternating, pooled.
+    // pam_authenticate: PAM_ROUNDS rounds per build, alternating, pooled.
     let mut pam: Vec<(Vec<f64>, Vec<f64>)> = builds.iter().map(|_| Default::default()).collect();
-    for _ in 0..2 {
+    for _ in 0..PAM_ROUNDS {
         for (b, (wall, cpu)) in builds.iter().zip(pam.iter_mut()) {
             let (w, c) = pam_bench(mock, &b.module)
                 .map_err(|e| format!("pam benchmark ({}): {e}", b.module.display()))?;
@@ -249,6 +255,29 @@ fn within_budget(server: &str, new: &Cost, base: &Cost, label: &str) -> bool {
     ok
 }
 
+/// Peak RSS counts the program's file pages, and how many of them a login maps depends on how
+/// they sit in the page cache: a binary the linker has just written is cached differently from
+/// one read back from disk, which moved the comparison by 3 to 4 points between runs. As root,
+/// start from an empty page cache (`/proc/sys/vm/drop_caches`), so that every build is read
+/// back the same way.
+fn drop_page_cache() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!(
+            "page cache left as it is (not root): peak RSS may vary by a few percent between runs"
+        );
+        return;
+    }
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+    match std::fs::write("/proc/sys/vm/drop_caches", "1\n") {
+        Ok(()) => println!("page cache dropped before measuring (peak RSS counts file pages)"),
+        Err(e) => println!(
+            "page cache not dropped ({e}): peak RSS may vary by a few percent between runs"
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     let Args { builds, baseline } = match parse_args() {
         Ok(a) => a,
@@ -265,6 +294,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    drop_page_cache();
     let mock = Mock::start_with(&sibling("mockduo"), &[]);
     let mut within = true;
     for (server, args) in [
