@@ -17,7 +17,8 @@ fn link_crypto_hot() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let fips = std::env::var_os("CARGO_FEATURE_FIPS").is_some();
-    // DUO_NO_CRYPTO_HOT=1 builds without the script, to measure what it saves (`make bench`).
+    // DUO_NO_CRYPTO_HOT=1 builds without the script, to measure what it saves (compare the
+    // two builds with `bench --compare`).
     let off = std::env::var_os("DUO_NO_CRYPTO_HOT").is_some_and(|v| v == "1");
     if os != "linux" || arch != "x86_64" || fips || off {
         return;
