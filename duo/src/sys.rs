@@ -794,17 +794,10 @@ impl<T: Send + 'static> Worker<T> {
     /// Wait at most `slice` for the work to end; its result once it has (`None` if it
     /// panicked), else `Err(self)` to wait again.
     pub fn wait(mut self, slice: Duration) -> Result<Option<T>, Worker<T>> {
-        let mut p = libc::pollfd {
-            fd: self.ready.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         let ms = libc::c_int::try_from(slice.as_millis())
             .unwrap_or(libc::c_int::MAX)
             .max(1);
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut p, 1, ms) };
-        if n <= 0 {
+        if !self.finished_within(ms) {
             return Err(self);
         }
         self.join();
@@ -820,6 +813,20 @@ impl<T: Send + 'static> Worker<T> {
     }
 }
 
+impl<T> Worker<T> {
+    /// Whether the thread has closed its end of the pipe (it is done) within `ms`
+    /// milliseconds; 0 only looks. An interrupted or failed poll counts as not yet.
+    fn finished_within(&self, ms: libc::c_int) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.ready.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+    }
+}
+
 impl<T> Drop for Worker<T> {
     /// A thread still working (its lookup waiting on the resolver) is left to finish on its
     /// own, detached; one that has finished is joined.
@@ -827,13 +834,7 @@ impl<T> Drop for Worker<T> {
         let Some(t) = self.thread.take() else {
             return;
         };
-        let mut p = libc::pollfd {
-            fd: self.ready.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; a zero timeout only looks.
-        let finished = unsafe { libc::poll(&mut p, 1, 0) } > 0;
+        let finished = self.finished_within(0);
         // SAFETY: `t` is a joinable thread of ours, joined or detached exactly once.
         unsafe {
             if finished {
