@@ -27,8 +27,16 @@ fn canonical_name_in(host: &str, nsswitch: &str, hosts: &str) -> Option<String> 
     first_match(host, &read_small(hosts)?)
 }
 
+/// `path` read whole if it is a regular file of at most [`MAX_FILE`] bytes. Opened without
+/// blocking and without taking a terminal, so that whatever sits at the path cannot hold the
+/// login (a FIFO is refused by the type check).
 fn read_small(path: &str) -> Option<String> {
-    let f = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
     if !f.metadata().ok()?.is_file() {
         return None;
     }
@@ -174,6 +182,14 @@ mod tests {
             None
         );
         assert_eq!(canonical_name_in("web", ns_s, dir.to_str().unwrap()), None);
+        // A FIFO neither blocks nor counts.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert_eq!(canonical_name_in("web", ns_s, fifo.to_str().unwrap()), None);
         std::fs::write(&hosts, "#".repeat((MAX_FILE + 1) as usize)).unwrap();
         assert_eq!(canonical_name_in("web", ns_s, hosts_s), None);
         std::fs::write(&ns, "hosts: dns files\n").unwrap();
