@@ -10,8 +10,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use duo_tests::pam_codes::PAM_SUCCESS;
+use duo_tests::runner::PamClient;
 use duo_tests::users::TempUser;
 use duo_tests::{login_duo_echo, mock_conf, Mock};
 
@@ -91,32 +93,18 @@ fn fips_pam_module_logs_in_with_the_fips_module() {
     let mock = Mock::start(&[]);
     let user = TempUser::create("duofp", "preauth-allow");
     let conf = mock_conf(&mock, "fips-pam.conf", "send_gecos = yes");
-    let confdir = mock.dir.join("pam.d");
-    std::fs::create_dir_all(&confdir).expect("mkdir");
-    std::fs::write(
-        confdir.join("duo-fips"),
-        format!(
-            "auth required {} conf={} debug\n",
-            fips_built("libpam_duo.so").display(),
-            conf.display()
-        ),
-    )
-    .expect("write service");
-    let o = Command::new("timeout")
-        .arg("30")
-        .arg(duo_tests::built("pamclient"))
-        .arg("--confdir")
-        .arg(&confdir)
-        .args(["--service", "duo-fips", "--user", &user.name])
-        .stdin(Stdio::null())
-        .output()
-        .expect("pamclient");
-    let (out, err) = text(&o);
-    assert_eq!(
-        duo_tests::pam_result(out.as_bytes()),
-        Some(PAM_SUCCESS),
-        "{out}\n{err}"
+    let confdir = duo_tests::runner::pam_service_with(
+        &mock.dir.join("pam.d"),
+        "duo-fips",
+        &fips_built("libpam_duo.so"),
+        &conf,
+        "debug",
     );
+    let run = PamClient::new(&confdir, "duo-fips", &user.name)
+        .limit(Duration::from_secs(30))
+        .run();
+    let (out, err) = (&run.stdout, &run.stderr);
+    assert_eq!(run.pam_code, Some(PAM_SUCCESS), "{out}\n{err}");
     assert!(err.contains("(FIPS build, FIPS mode)"), "{err}");
     assert!(mock
         .requests()
@@ -256,65 +244,18 @@ fn fips_build_refuses_noverify() {
     assert!(out.contains("RAN-default"), "{out}\n{err}");
 }
 
-/// The FIPS module in a host that loads and unloads it 1,100 times (as
-/// `pam_module::host_loads_and_unloads_the_module_1100_times` for the default build): logins
-/// from the main thread and from threads that exit before and after the unload; no crash, no
-/// abort, descriptors and threads flat, RSS bounded by AWS-LC's one page a load.
+/// The FIPS module loaded and unloaded 1,100 times by one host, as the default build's in
+/// `pam_module::host_loads_and_unloads_the_module_1100_times` (`runner::assert_survives_unloads`).
 #[test]
 #[ignore = "needs root and the FIPS build (make fips-test)"]
 fn fips_module_survives_1100_loads_and_unloads() {
     duo_tests::require_root();
     let mock = Mock::start(&[]);
     let user = TempUser::create("duofu", "preauth-allow");
-    let conf = mock_conf(&mock, "fips-unload.conf", "send_gecos = yes");
-    let copy = mock.dir.join("libpam_duo-fips-unloadable.so");
-    assert!(duo_tests::copy_without_nodelete(
+    duo_tests::runner::assert_survives_unloads(
+        &mock,
         &fips_built("libpam_duo.so"),
-        &copy
-    ));
-    let confdir = mock.dir.join("pam.d");
-    std::fs::create_dir_all(&confdir).expect("mkdir");
-    std::fs::write(
-        confdir.join("duo-fips-unload"),
-        format!("auth required {} conf={}\n", copy.display(), conf.display()),
-    )
-    .expect("write service");
-    let started = std::time::Instant::now();
-    let o = Command::new("timeout")
-        .arg("150")
-        .arg(duo_tests::built("pamclient"))
-        .arg("--confdir")
-        .arg(&confdir)
-        .args(["--service", "duo-fips-unload", "--user", &user.name])
-        .args(["--cycles", "1100", "--threads", "--stats"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("pamclient");
-    let (out, err) = text(&o);
-    assert_eq!(
-        duo_tests::pam_result(out.as_bytes()),
-        Some(PAM_SUCCESS),
-        "{out}\n{err}"
-    );
-    assert!(!out.contains("CHANGED"), "{out}");
-    let stat = |tag: &str, key: &str| duo_tests::pam_stat_num(&out, tag, key);
-    duo_tests::assert_flat(&out);
-    assert_eq!(stat("end", "duo_maps"), 0, "the module is still mapped");
-    let growth = stat("end", "rss_kb").saturating_sub(stat("warm", "rss_kb"));
-    assert!(
-        growth < 1050 * 4 + 1024,
-        "RSS grew by {growth} KiB over 1,050 cycles"
-    );
-    let pre = mock
-        .requests()
-        .iter()
-        .filter(|r| r["path"] == "/auth/v2/preauth" && r["sig_ok"] == true)
-        .count();
-    assert_eq!(pre, 1100);
-    eprintln!(
-        "FIPS: 1,100 load/unload cycles in {:.1} s; RSS {} -> {} KiB",
-        started.elapsed().as_secs_f64(),
-        stat("warm", "rss_kb"),
-        stat("end", "rss_kb")
+        &user.name,
+        "FIPS build",
     );
 }

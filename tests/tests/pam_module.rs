@@ -352,70 +352,19 @@ fn endurance_1000_cycles() {
 }
 
 /// The module survives a host that loads and unloads it (issue 22): 1,100 cycles of
-/// pam_start (libpam loads the module) / pam_authenticate (TLS and HMAC against the mock) /
-/// pam_end (libpam unloads it), a third on the main thread, a third with the login on a thread
-/// that exits before the unload, a third on a thread that exits after it. The module is a
-/// copy without NODELETE, so each pam_end really unmaps it and each pam_start maps it anew
-/// (AWS-LC creates a thread-local key per load): no crash, no abort, descriptors and threads
-/// flat, RSS bounded (by one page a load, see below), the module unmapped at the end.
+/// The default build's module loaded and unloaded 1,100 times by one host
+/// (`runner::assert_survives_unloads`).
 #[test]
 #[ignore = "needs root"]
 fn host_loads_and_unloads_the_module_1100_times() {
     duo_tests::require_root();
-    let s = Setup::new();
+    let mock = Mock::start(&[]);
     let user = TempUser::create("duoh", "preauth-allow");
-    let copy = s.mock.dir.join("libpam_duo-unloadable.so");
-    assert!(
-        duo_tests::copy_without_nodelete(&duo_tests::built("libpam_duo.so"), &copy),
-        "the built module carries NODELETE"
-    );
-    let conf = duo_tests::mock_conf(&s.mock, "duo-unload.conf", "send_gecos = yes");
-    std::fs::write(
-        s.confdir.join("duo-unload"),
-        format!(
-            "auth required {} conf={}\naccount required pam_permit.so\n",
-            copy.display(),
-            conf.display()
-        ),
-    )
-    .expect("write service");
-    let started = std::time::Instant::now();
-    // A few ms a cycle here; the FIPS build's module runs its power-on self-test and seeds
-    // its random generator from CPU jitter at every load (tens of ms), hence the limit.
-    let (code, out, err) = s.run_limited(
-        "duo-unload",
+    duo_tests::runner::assert_survives_unloads(
+        &mock,
+        &duo_tests::built("libpam_duo.so"),
         &user.name,
-        &["--cycles", "1100", "--threads", "--stats"],
-        &[],
-        150,
-    );
-    assert_eq!(code, PAM_SUCCESS, "{out}\n{err}");
-    let stat = |tag: &str, key: &str| duo_tests::pam_stat_num(&out, tag, key);
-    duo_tests::assert_flat(&out);
-    assert_eq!(
-        stat("end", "duo_maps"),
-        0,
-        "the module is still mapped: {out}"
-    );
-    // AWS-LC maps one page for fork detection at each load and never unmaps it
-    // (crypto/ube/fork_ube_detect.c): 4 KiB a load, nothing else may grow.
-    let growth = stat("end", "rss_kb").saturating_sub(stat("warm", "rss_kb"));
-    assert!(
-        growth < 1050 * 4 + 1024,
-        "RSS grew by {growth} KiB over 1,050 cycles"
-    );
-    let pre = s
-        .mock
-        .requests()
-        .iter()
-        .filter(|r| r["path"] == "/auth/v2/preauth" && r["sig_ok"] == true)
-        .count();
-    assert_eq!(pre, 1100, "every cycle asked Duo with a good signature");
-    eprintln!(
-        "1,100 load/unload cycles in {:.1} s; RSS {} -> {} KiB",
-        started.elapsed().as_secs_f64(),
-        stat("warm", "rss_kb"),
-        stat("end", "rss_kb")
+        "default build",
     );
 }
 
