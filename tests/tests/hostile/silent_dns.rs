@@ -5,6 +5,8 @@
 //! does not name this host: looking the host's canonical name up takes the resolver's full
 //! timeouts (5 s per try, 2 tries). With `https_timeout = 2`, the verdict must still come
 //! within the budget plus slack, through both frontends, and the short host name is sent.
+//! Then the same with an /etc/hosts that names this host: the name from there is sent and
+//! nothing waits for DNS (D19).
 
 use super::*;
 
@@ -37,6 +39,19 @@ impl NetNs {
 
     fn prefix(&self) -> [&str; 4] {
         ["ip", "netns", "exec", &self.name]
+    }
+
+    /// One login through `front` of the sandbox `sb`, run inside this namespace.
+    fn login(&self, sb: &Sandbox, front: &Front) -> Outcome {
+        let inner = sb.command(&Run::new(front.clone()));
+        let mut cmd = Command::new("ip");
+        cmd.args(self.prefix().iter().skip(1))
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .env("PATH", PATH);
+        sb.drain();
+        sb.finish(Spawned::start(cmd))
     }
 }
 
@@ -122,15 +137,7 @@ fn silent_dns_rows(front: Front) {
     std::fs::write(sb.etc.join("resolv.conf"), "nameserver 127.0.0.1\n").expect("resolv");
 
     let row = "silent DNS, host name not in /etc/hosts";
-    let inner = sb.command(&Run::new(front.clone()));
-    let mut cmd = Command::new("ip");
-    cmd.args(ns.prefix().iter().skip(1))
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear()
-        .env("PATH", PATH);
-    sb.drain();
-    let o = sb.finish(Spawned::start(cmd));
+    let o = ns.login(&sb, &front);
     show(row, &o, "");
     expect_server_allow(&mut rep, &sb, row, &front, &o);
     let bound = Duration::from_secs(TIMEOUT) + SLACK;
@@ -172,15 +179,7 @@ fn silent_dns_rows(front: Front) {
         format!("127.0.0.1 localhost\n127.0.1.1 web.duo-test.example {raw}\n"),
     )
     .expect("hosts");
-    let inner = sb.command(&Run::new(front.clone()));
-    let mut cmd = Command::new("ip");
-    cmd.args(ns.prefix().iter().skip(1))
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .env_clear()
-        .env("PATH", PATH);
-    sb.drain();
-    let o = sb.finish(Spawned::start(cmd));
+    let o = ns.login(&sb, &front);
     show(row, &o, "");
     expect_server_allow(&mut rep, &sb, row, &front, &o);
     rep.check(
