@@ -145,7 +145,7 @@ def plain_rodata(sec):
 
 
 def main():
-    for tool, path in (("login_duo", LOGIN), ("mockduo", MOCK)):
+    for path in (LOGIN, MOCK):
         if not os.access(path, os.X_OK):
             die(f"{path} is missing: run `make release` and "
                 "`cargo build --release -p duo-tests --bin mockduo` first")
