@@ -9,7 +9,6 @@
 // is one object laid out by AWS-LC's own build (its integrity check covers that layout).
 
 /// Pass the linker script to every link of this package.
-#[allow(dead_code)]
 fn link_crypto_hot() {
     println!("cargo:rerun-if-changed=../build-support/crypto-hot.ld");
     println!("cargo:rerun-if-changed=../build-support/crypto_hot_link.rs");
