@@ -302,13 +302,18 @@ floor_chroot_tests() {
     [ -n "${FLOOR_KEEP:-}" ] || rm -rf "$root"
 }
 
+# floor_unpack_rpm RPM DIR: the payload of RPM, unpacked into DIR (no RPM database needed).
+floor_unpack_rpm() {
+    cp "$1" "$2/pkg.rpm" && (cd "$2" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
+}
+
 # floor_tests DEB RPM: everything above.
 floor_tests() {
     local deb=$1 rpm=$2
     local d=$work/floor-deb r=$work/floor-rpm
     mkdir -p "$d" "$r"
     dpkg-deb -x "$deb" "$d"
-    cp "$rpm" "$r/pkg.rpm" && (cd "$r" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
+    floor_unpack_rpm "$rpm" "$r"
     floor_binary_checks deb "$d/lib/x86_64-linux-gnu/security/pam_duo.so" "$d/usr/sbin/login_duo" "$d/usr/sbin/duo-check"
     floor_binary_checks rpm "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"
     local f lock
@@ -349,7 +354,7 @@ floor_fips_tests() {
 floor_fips_rpm_tests() {
     local rpm=$1 r=$work/floor-fips-rpm
     mkdir -p "$r"
-    cp "$rpm" "$r/pkg.rpm" && (cd "$r" && rpm2archive pkg.rpm && tar -xzf pkg.rpm.tgz)
+    floor_unpack_rpm "$rpm" "$r"
     floor_binary_checks "FIPS rpm" "$r/usr/lib64/security/pam_duo.so" "$r/usr/sbin/login_duo" "$r/usr/sbin/duo-check"
     check "FIPS rpm: login_duo is setuid root in the payload" \
         sh -c "rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILENAMES}\n]' '$rpm' 2>/dev/null | grep -qx -- '-rwsr-xr-x root /usr/sbin/login_duo'"
